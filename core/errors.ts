@@ -1,0 +1,166 @@
+/**
+ * The bus's closed list of error codes and the error classes that carry them.
+ *
+ * Every error the bus throws is a `BusError` with a stable `code` and a
+ * `retriable` flag that says whether trying again can help. The README's
+ * error table (section "Errors") lists exactly these codes; a unit test keeps
+ * the two equal, so add a row there when you add a code here.
+ */
+
+/** One rule violation, located by a JSON-Pointer-style path into the input. */
+export interface Violation {
+  /** JSON Pointer into the offending document, e.g. `/person/cui`. */
+  readonly path: string;
+  /** What is wrong, in English, without the offending personal value. */
+  readonly message: string;
+  /** Stable machine-readable rule name, e.g. `cui.checksum`. */
+  readonly rule?: string;
+}
+
+/** Every code the bus can raise, with its meaning, advice and retriability. */
+export const ERROR_CODES = {
+  BUS_ERR_CONFIG: {
+    retriable: false,
+    meaning: 'A configuration value or file is invalid',
+    action: 'Fix the named setting or file; the message lists every violation',
+  },
+  BUS_ERR_TOPICS_FILE: {
+    retriable: false,
+    meaning: 'topics.yaml is invalid',
+    action: 'Fix topics.yaml at the listed paths and lines',
+  },
+  BUS_ERR_TOPIC_UNDECLARED: {
+    retriable: false,
+    meaning: 'A topic or event type is not declared in topics.yaml',
+    action: 'Declare it in topics.yaml, or fix the name',
+  },
+  BUS_ERR_TOPIC_APPLY: {
+    retriable: false,
+    meaning: 'Kafka cannot apply a declared topic change (e.g. fewer partitions)',
+    action: 'Revert the change in topics.yaml or migrate to a new topic version',
+  },
+  BUS_ERR_VALIDATION: {
+    retriable: false,
+    meaning: 'The event breaks the contract or a data-entry rule',
+    action: 'Correct the data at each listed path; nothing was published',
+  },
+  BUS_ERR_UNKNOWN_EVENT_TYPE: {
+    retriable: false,
+    meaning: 'The event type is not one the bus carries',
+    action: 'Use one of the event types in topics.yaml',
+  },
+  BUS_ERR_NOT_OWNER: {
+    retriable: false,
+    meaning: 'The institution does not own the topic of this event type',
+    action: 'Publish only the event types topics.yaml gives your institution',
+  },
+  BUS_ERR_SCHEMA_NOT_REGISTERED: {
+    retriable: false,
+    meaning: 'The schema of the event type is not registered in the registry',
+    action: 'Run `npm run schemas:register` (production never registers on the fly)',
+  },
+  BUS_ERR_SCHEMA_INCOMPATIBLE: {
+    retriable: false,
+    meaning: 'The registry rejected a schema change under its compatibility rules',
+    action: 'Make the change backward compatible (add optional fields with defaults)',
+  },
+  BUS_ERR_REGISTRY_UNAVAILABLE: {
+    retriable: true,
+    meaning: 'The schema registry did not answer',
+    action: 'Retry; check `npm run stack:status` or REGISTRY_URL',
+  },
+  BUS_ERR_BROKER_UNAVAILABLE: {
+    retriable: true,
+    meaning: 'Kafka did not acknowledge within the retry budget',
+    action: 'Retry later; the event was not published',
+  },
+  BUS_ERR_PRODUCER_CLOSED: {
+    retriable: false,
+    meaning: 'publish was called after close()',
+    action: 'Create a new producer',
+  },
+  BUS_ERR_DECODE: {
+    retriable: false,
+    meaning: 'A message could not be decoded (magic byte, schema id or Avro body)',
+    action: 'Inspect the dead-letter topic; the message was not projected',
+  },
+  BUS_ERR_STORE_UNAVAILABLE: {
+    retriable: true,
+    meaning: 'PostgreSQL is unavailable',
+    action: 'The consumer pauses and retries; check DATABASE_URL and the database',
+  },
+  BUS_ERR_STACK: {
+    retriable: false,
+    meaning: 'The local stack could not be started or checked',
+    action: 'Read the message and the log it names under .stack/logs',
+  },
+} as const satisfies Record<string, { retriable: boolean; meaning: string; action: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base class of every error the bus throws; never thrown bare in SDK code paths. */
+export class BusError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly violations: readonly Violation[];
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { violations?: readonly Violation[]; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = ERROR_CODES[code].retriable;
+    this.violations = options.violations ?? [];
+  }
+
+  /** Serialisable form for HTTP bodies and dead-letter headers. */
+  toJSON(): { code: ErrorCode; message: string; violations?: readonly Violation[] } {
+    return this.violations.length > 0
+      ? { code: this.code, message: this.message, violations: this.violations }
+      : { code: this.code, message: this.message };
+  }
+}
+
+/** Thrown when an event breaks its schema or a data-entry rule; lists every violation. */
+export class ValidationError extends BusError {
+  constructor(eventType: string, violations: readonly Violation[]) {
+    super(
+      'BUS_ERR_VALIDATION',
+      `${eventType}: ${violations.length} violation(s): ` +
+        violations.map((v) => `${v.path}: ${v.message}`).join('; '),
+      { violations },
+    );
+  }
+}
+
+/** Thrown when a configuration object or file fails validation. */
+export class ConfigError extends BusError {
+  constructor(message: string, violations: readonly Violation[] = []) {
+    super('BUS_ERR_CONFIG', message, { violations });
+  }
+}
+
+/** Thrown when an institution publishes an event type it does not own. */
+export class NotOwnerError extends BusError {
+  constructor(institution: string, eventType: string, owner: string) {
+    super(
+      'BUS_ERR_NOT_OWNER',
+      `institution ${institution} may not publish ${eventType}: its topic belongs to ${owner}`,
+    );
+  }
+}
+
+/** Thrown when Kafka did not acknowledge an event within the retry budget. */
+export class BrokerUnavailableError extends BusError {
+  constructor(message: string, cause?: unknown) {
+    super('BUS_ERR_BROKER_UNAVAILABLE', message, { cause });
+  }
+}
+
+/** True when `err` is a BusError (optionally with the given code). */
+export function isBusError(err: unknown, code?: ErrorCode): err is BusError {
+  return err instanceof BusError && (code === undefined || err.code === code);
+}

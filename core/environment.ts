@@ -1,0 +1,34 @@
+/**
+ * Every environment variable the bus reads, in one table. The README's
+ * "Configuration" section and docker-compose.yml are checked against it by
+ * test/core/environment.unit.test.ts, and so is the source code: a variable
+ * read anywhere must be listed here.
+ */
+export interface EnvVar {
+  readonly name: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+export const ENVIRONMENT: readonly EnvVar[] = [
+  { name: 'KAFKA_BROKERS', default: '127.0.0.1:9092', description: 'Kafka bootstrap servers, comma-separated. Setting it (or REGISTRY_URL / DATABASE_URL) means an external stack: stack:up starts nothing.' },
+  { name: 'REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', description: 'Confluent-compatible schema registry URL.' },
+  { name: 'DATABASE_URL', default: 'postgres://postgres@127.0.0.1:5432/sns', description: 'PostgreSQL of the central store.' },
+  { name: 'KAFKA_SSL', default: 'false', description: '`true` turns TLS on for every Kafka client.' },
+  { name: 'KAFKA_SSL_CA_FILE', default: '(system CAs)', description: 'PEM file of the CA that signed the brokers\' certificates.' },
+  { name: 'KAFKA_SASL_MECHANISM', default: '(none)', description: '`plain`, `scram-sha-256` or `scram-sha-512`.' },
+  { name: 'KAFKA_SASL_USERNAME', default: '(none)', description: 'SASL user.' },
+  { name: 'KAFKA_SASL_PASSWORD', default: '(none)', description: 'SASL password.' },
+  { name: 'SNS_TOPIC_PREFIX', default: '(empty)', description: 'Prefix of every topic name and subject (for shared clusters and tests).' },
+  { name: 'NODE_ENV', default: '(unset)', description: '`production` forbids registering schemas on the fly.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'pino log level.' },
+  { name: 'SNS_CACHE_DIR', default: '~/.cache/sns-bus', description: 'Where the Kafka and Apicurio jars are cached (outside git).' },
+  { name: 'SNS_STACK_DIR', default: '.stack', description: 'Local stack state, pid files and logs (`.stack/logs`).' },
+  { name: 'SNS_STACK_QUIET', default: '(unset)', description: 'Silences the stack script\'s progress lines.' },
+  { name: 'SNS_STACK_KEEP', default: '(unset)', description: '`1` keeps a stack that `npm test` started running afterwards.' },
+  { name: 'JAVA_HOME', default: '(PATH)', description: 'JDK for Kafka (17+) and, if 21+, the registry.' },
+  { name: 'KAFKA_JAVA_HOME', default: '(JAVA_HOME)', description: 'JDK for Kafka when it must differ.' },
+  { name: 'APICURIO_JAVA_HOME', default: '(first JDK 21+ found)', description: 'JDK 21+ for Apicurio Registry 3.x.' },
+  { name: 'BENCH_RECORDS', default: '200000', description: 'Events per benchmark figure.' },
+  { name: 'BENCH_JAVA_RECORDS', default: '1000000', description: 'Records for Kafka\'s own perf tools (they need a warm JVM).' },
+];

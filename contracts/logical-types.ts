@@ -1,0 +1,80 @@
+/**
+ * avsc logical types that keep the JSON side JSON-friendly: timestamps are
+ * ISO-8601 strings (decoded as UTC `toISOString()`), dates are `YYYY-MM-DD`,
+ * uuids are strings. Validation of the formats happens in the validator; these
+ * types only convert.
+ */
+import avro from 'avsc';
+import { parseDate, parseTimestamp } from './time.ts';
+
+const MS_PER_DAY = 86_400_000;
+
+/** `timestamp-millis` ↔ ISO-8601 string (a Date or epoch millis are accepted on encode too). */
+class TimestampMillisType extends avro.types.LogicalType {
+  protected override _fromValue(val: number): string {
+    return new Date(val).toISOString();
+  }
+  protected override _toValue(val: unknown): unknown {
+    if (typeof val === 'string') {
+      const ms = parseTimestamp(val);
+      return Number.isFinite(ms) ? ms : undefined;
+    }
+    if (val instanceof Date) return val.getTime();
+    return val;
+  }
+  protected override _resolve(type: avro.Type): unknown {
+    if (avro.Type.isType(type, 'long') || avro.Type.isType(type, 'logical:timestamp-millis')) {
+      return this._fromValue.bind(this);
+    }
+    return undefined;
+  }
+}
+
+/** `date` ↔ `YYYY-MM-DD` string. */
+class DateType extends avro.types.LogicalType {
+  protected override _fromValue(val: number): string {
+    return new Date(val * MS_PER_DAY).toISOString().slice(0, 10);
+  }
+  protected override _toValue(val: unknown): unknown {
+    if (typeof val === 'string') {
+      const days = parseDate(val);
+      return Number.isNaN(days) ? undefined : days;
+    }
+    if (val instanceof Date) return Math.floor(val.getTime() / MS_PER_DAY);
+    return val;
+  }
+  protected override _resolve(type: avro.Type): unknown {
+    if (avro.Type.isType(type, 'int') || avro.Type.isType(type, 'logical:date')) {
+      return this._fromValue.bind(this);
+    }
+    return undefined;
+  }
+}
+
+/** `uuid` on a string: the value stays a string. */
+class UuidType extends avro.types.LogicalType {
+  protected override _fromValue(val: string): string {
+    return val;
+  }
+  protected override _toValue(val: unknown): unknown {
+    return val;
+  }
+  protected override _resolve(type: avro.Type): unknown {
+    if (avro.Type.isType(type, 'string') || avro.Type.isType(type, 'logical:uuid')) {
+      return (v: string) => v;
+    }
+    return undefined;
+  }
+}
+
+/** The `logicalTypes` option for `avro.Type.forSchema`. */
+export const LOGICAL_TYPES = {
+  'timestamp-millis': TimestampMillisType,
+  date: DateType,
+  uuid: UuidType,
+} as const;
+
+/** Builds the avsc type of a self-contained schema with the JSON-friendly logical types. */
+export function buildAvroType(schema: object): avro.Type {
+  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes: LOGICAL_TYPES, assertLogicalTypes: false });
+}

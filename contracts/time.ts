@@ -1,0 +1,97 @@
+/**
+ * Strict parsers for the wire formats of time: ISO-8601 timestamps that carry
+ * `Z` or an offset (`2026-03-01T10:15:00-06:00`), and calendar dates
+ * (`YYYY-MM-DD`). `Date.parse` alone is too lenient (it accepts 30 February
+ * and reads a naked local time in the process's time zone).
+ */
+
+/** Returned by `parseTimestamp` for a well-formed time without offset or Z. */
+export const NAKED_LOCAL_TIME = Number.NEGATIVE_INFINITY;
+
+const ZERO = 48;
+
+function digits(s: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = s.charCodeAt(i) - ZERO;
+    if (!(d >= 0 && d <= 9)) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Parses `YYYY-MM-DD` (year ≥ 1900) to epoch days, or NaN. */
+export function parseDate(s: string): number {
+  if (s.length !== 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return Number.NaN;
+  const y = digits(s, 0, 4);
+  const m = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  if (y < 1900 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) return Number.NaN;
+  return Date.UTC(y, m - 1, d) / 86_400_000;
+}
+
+/**
+ * Parses `YYYY-MM-DDTHH:MM[:SS[.fff…]](Z|±HH:MM)` (year ≥ 1900) to epoch
+ * milliseconds. Returns NaN when malformed and `NAKED_LOCAL_TIME` when the
+ * zone designator is missing.
+ */
+export function parseTimestamp(s: string): number {
+  const len = s.length;
+  if (
+    len < 16 ||
+    s.charCodeAt(4) !== 45 ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 ||
+    s.charCodeAt(13) !== 58
+  ) {
+    return Number.NaN;
+  }
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  const h = digits(s, 11, 2);
+  const mi = digits(s, 14, 2);
+  if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59) {
+    return Number.NaN;
+  }
+  let i = 16;
+  let sec = 0;
+  let ms = 0;
+  if (s.charCodeAt(i) === 58) {
+    sec = digits(s, i + 1, 2);
+    if (sec < 0 || sec > 59) return Number.NaN;
+    i += 3;
+    if (s.charCodeAt(i) === 46) {
+      i++;
+      const start = i;
+      while (i < len && s.charCodeAt(i) >= ZERO && s.charCodeAt(i) <= ZERO + 9) {
+        if (i - start < 3) ms = ms * 10 + (s.charCodeAt(i) - ZERO);
+        i++;
+      }
+      const count = i - start;
+      if (count === 0 || count > 9) return Number.NaN;
+      if (count === 1) ms *= 100;
+      else if (count === 2) ms *= 10;
+    }
+  }
+  if (i === len) return NAKED_LOCAL_TIME;
+  let offsetMin = 0;
+  const z = s.charCodeAt(i);
+  if (z === 90 || z === 122) {
+    if (i + 1 !== len) return Number.NaN;
+  } else if (z === 43 || z === 45) {
+    if (i + 6 !== len || s.charCodeAt(i + 3) !== 58) return Number.NaN;
+    const oh = digits(s, i + 1, 2);
+    const om = digits(s, i + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return Number.NaN;
+    offsetMin = (z === 45 ? -1 : 1) * (oh * 60 + om);
+  } else {
+    return Number.NaN;
+  }
+  return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offsetMin * 60_000;
+}

@@ -131,6 +131,31 @@ const TEMPLATES: Template = deepFreeze({
     issuedAt: '2025-09-15T09:00:00-06:00',
   },
   'mingob.arrest-warrant.closed': { warrantId: '', closureReason: 'SERVED', location: ZONA_1, notes: null },
+  'st.alert.issued': {
+    identifier: '',
+    sender: 'alertas@sns.gob.gt',
+    sent: '2025-10-01T05:31:00-06:00',
+    status: 'Exercise',
+    msgType: 'Alert',
+    scope: 'Restricted',
+    references: [],
+    rule: 'conred-incident-casualties',
+    audience: 'Secretaría Técnica del CNS',
+    info: {
+      language: 'es-GT',
+      category: ['Geo'],
+      event: 'Inundación',
+      urgency: 'Immediate',
+      severity: 'Severe',
+      certainty: 'Observed',
+      headline: 'Inundación en Sipacate, Escuintla',
+      description: 'Incidente reportado por CONRED con personas afectadas.',
+      instruction: null,
+      expires: null,
+    },
+    area: { areaDesc: 'Sipacate, Escuintla', departmentCode: '05', municipalityCode: '14', circle: null },
+    sourceEvents: [],
+  },
 } satisfies Template);
 
 const ENTITY_ID_FIELD: { [T in EventType]: keyof EventDataMap[T] & string } = {
@@ -144,6 +169,7 @@ const ENTITY_ID_FIELD: { [T in EventType]: keyof EventDataMap[T] & string } = {
   'mingob.vehicle.recovered': 'plate',
   'mingob.arrest-warrant.issued': 'warrantId',
   'mingob.arrest-warrant.closed': 'warrantId',
+  'st.alert.issued': 'identifier',
 };
 
 const RUN = randomUUID().slice(0, 8);

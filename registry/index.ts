@@ -16,6 +16,15 @@ export function subjectFor(topic: string, recordFullName: string): string {
   return `${topic}-${recordFullName}`;
 }
 
+/**
+ * Compatibility of every event subject. The registry's global rule is
+ * BACKWARD_TRANSITIVE; event subjects are stricter: replay reads old data with
+ * the current schema (backward) and running consumers read new data with the
+ * schema they were built with (forward), so both directions must hold, across
+ * all versions.
+ */
+export const SUBJECT_COMPATIBILITY = 'FULL_TRANSITIVE';
+
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
 
@@ -74,6 +83,11 @@ export function createRegistry(url: string): RegistryClient {
   }
 
   async function register(subject: string, schema: object): Promise<{ id: number; version: number }> {
+    const cfg = await http(`/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      body: JSON.stringify({ compatibility: SUBJECT_COMPATIBILITY }),
+    });
+    if (!cfg.ok) throw new BusError('BUS_ERR_REGISTRY_UNAVAILABLE', `registry answered HTTP ${cfg.status} setting the compatibility of ${subject}`);
     const r = await http(`/subjects/${encodeURIComponent(subject)}/versions`, {
       method: 'POST',
       body: JSON.stringify({ schemaType: 'AVRO', schema: JSON.stringify(schema) }),

@@ -18,7 +18,7 @@ export async function registerSchemas(opts: { registryUrl?: string; topicPrefix?
   for (const topic of catalog.topics) {
     for (const eventType of topic.eventTypes) {
       const contract = getContract(eventType as EventType);
-      const subject = subjectFor(prefix + topic.name, contract.recordName);
+      const subject = subjectFor(prefix + topic.name, contract.subjectRecordName);
       const { id, version } = await registry.register(subject, contract.schema);
       rows.push({ eventType, subject, id, version });
     }

@@ -328,6 +328,111 @@ export interface AlbaKenethDeactivated {
   readonly notes?: string | null;
 }
 
+/** An alert the centre raises for the Secretaría Técnica, shaped as an OASIS CAP 1.2 alert with one info block and one area, plus references to the bus events that caused it. */
+export interface AlertIssued {
+  /** Unique id of this alert event (CloudEvents ce_id). */
+  readonly eventId: Uuid;
+  /** When the alert was issued; equals CAP sent. */
+  readonly occurredAt: IsoTimestamp;
+  /** CAP identifier, unique per sender; derived from the rule and the source event so that a source event never raises the same alert twice. */
+  readonly identifier: string;
+  /** CAP sender: the bus's alert service address. */
+  readonly sender: string;
+  /** CAP sent: when the alert was issued. */
+  readonly sent: IsoTimestamp;
+  /** CAP status: Exercise for replayed or drill events, never Actual. */
+  readonly status: CapStatus;
+  /** CAP msgType: Update and Cancel reference earlier alerts. */
+  readonly msgType: CapMsgType;
+  /** CAP scope; alerts with personal data are Restricted. */
+  readonly scope: CapScope;
+  /** CAP references: earlier alerts as sender,identifier,sent. */
+  readonly references?: readonly string[];
+  /** Name of the alert rule (alert-rules.yaml) that raised it. */
+  readonly rule: string;
+  /** CAP audience: who the alert is for. */
+  readonly audience?: string | null;
+  /** The CAP info block. */
+  readonly info: CapInfo;
+  /** The CAP area block. */
+  readonly area: CapArea;
+  /** References to the source events, first the triggering one. */
+  readonly sourceEvents: readonly SourceEventRef[];
+}
+
+/** CAP status. */
+export type CapStatus = 'Actual' | 'Exercise' | 'System' | 'Test' | 'Draft';
+
+/** CAP message type. */
+export type CapMsgType = 'Alert' | 'Update' | 'Cancel' | 'Ack' | 'Error';
+
+/** CAP scope. */
+export type CapScope = 'Public' | 'Restricted' | 'Private';
+
+/** CAP info block (language es-GT). */
+export interface CapInfo {
+  /** RFC 3066 language of the texts. */
+  readonly language?: string;
+  /** CAP categories. */
+  readonly category: readonly CapCategory[];
+  /** CAP event: the kind of event, in Spanish. */
+  readonly event: string;
+  /** CAP urgency. */
+  readonly urgency: CapUrgency;
+  /** CAP severity. */
+  readonly severity: CapSeverity;
+  /** CAP certainty: Possible when a person matched only by name and birth date. */
+  readonly certainty: CapCertainty;
+  /** Spanish headline. */
+  readonly headline: string;
+  /** Spanish description. */
+  readonly description: string;
+  /** Spanish instruction for the recipients. */
+  readonly instruction?: string | null;
+  /** CAP expires. */
+  readonly expires?: IsoTimestamp | null;
+}
+
+/** CAP category. */
+export type CapCategory = 'Geo' | 'Met' | 'Safety' | 'Security' | 'Rescue' | 'Fire' | 'Health' | 'Env' | 'Transport' | 'Infra' | 'CBRNE' | 'Other';
+
+/** CAP urgency. */
+export type CapUrgency = 'Immediate' | 'Expected' | 'Future' | 'Past' | 'Unknown';
+
+/** CAP severity. */
+export type CapSeverity = 'Extreme' | 'Severe' | 'Moderate' | 'Minor' | 'Unknown';
+
+/** CAP certainty. */
+export type CapCertainty = 'Observed' | 'Likely' | 'Possible' | 'Unlikely' | 'Unknown';
+
+/** CAP area with department/municipality geocodes. */
+export interface CapArea {
+  /** Spanish description of the area. */
+  readonly areaDesc: string;
+  /** Geocode: INE department code. */
+  readonly departmentCode?: string | null;
+  /** Geocode: INE municipality code within the department. */
+  readonly municipalityCode?: string | null;
+  /** CAP circle: 'lat,lon radius-km'. */
+  readonly circle?: string | null;
+}
+
+/** A bus event that caused the alert. */
+export interface SourceEventRef {
+  /** ce_id of the source event. */
+  readonly eventId: string;
+  /** ce_type of the source event. */
+  readonly type: string;
+  /** ce_source: the publishing institution. */
+  readonly source: string;
+  /** Topic of the source event. */
+  readonly topic: string;
+  /** Partition of the source event. */
+  readonly partition: number;
+  /** Offset of the source event. */
+  readonly offset: string;
+}
+
 /** Every event type the bus carries, one per `schemas/<institution>/<entity>.<action>.avsc`. */
 export const EVENT_TYPES = [
   'conred.incident.closed',
@@ -340,6 +445,7 @@ export const EVENT_TYPES = [
   'mingob.vehicle.reported-stolen',
   'pgn.alba-keneth.activated',
   'pgn.alba-keneth.deactivated',
+  'st.alert.issued',
 ] as const;
 
 /** An event type name, `<institution>.<entity>.<action>`. */
@@ -357,4 +463,5 @@ export interface EventDataMap {
   'mingob.vehicle.reported-stolen': VehicleReportedStolen;
   'pgn.alba-keneth.activated': AlbaKenethActivated;
   'pgn.alba-keneth.deactivated': AlbaKenethDeactivated;
+  'st.alert.issued': AlertIssued;
 }

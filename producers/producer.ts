@@ -1,0 +1,363 @@
+/**
+ * The producer SDK: how an institution publishes to the bus.
+ *
+ * Every event is checked against its contract and the data-entry rules,
+ * encoded as Avro in the Confluent wire format with CloudEvents binary-mode
+ * headers, batched per linger window and sent by an idempotent kafkajs
+ * producer with acks=all. `publish` resolves only when Kafka has
+ * acknowledged that event; a full buffer makes `publish` wait instead of
+ * growing memory.
+ */
+import { Partitioners, type Message, type PartitionMetadata, type Producer as KafkaProducer, type RecordMetadata } from 'kafkajs';
+import { assertValidEvent, getContract, getField, type EventDataMap, type EventType } from '../contracts/index.ts';
+import { loadCatalog, type Catalog } from '../catalog/index.ts';
+import { BrokerUnavailableError, BusError, NotOwnerError, createKafka } from '../core/index.ts';
+import { createRegistry, encodeWire, subjectFor } from '../registry/index.ts';
+import { resolveProducerOptions, type ProducerOptions } from './options.ts';
+
+/** Where an acknowledged event was written. */
+export interface PublishResult {
+  /** The event id (CloudEvents `ce_id`). */
+  id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Per-event publishing options. */
+export interface PublishOptions {
+  /** W3C trace context to propagate (`traceparent` header). */
+  traceparent?: string;
+  /** CloudEvents `ce_subject`; defaults to the entity key. */
+  subject?: string;
+}
+
+/** One item of `publishBatch`. */
+export interface BatchItem<T extends EventType = EventType> {
+  type: T;
+  data: EventDataMap[T];
+  opts?: PublishOptions;
+}
+
+/** What `close()` reports: events it flushed and events it could not send. */
+export interface CloseReport {
+  flushed: number;
+  failedIds: string[];
+}
+
+export interface Producer {
+  /** Validates, encodes and publishes one event; resolves once Kafka acknowledged it. */
+  publish<T extends EventType>(type: T, data: EventDataMap[T], opts?: PublishOptions): Promise<PublishResult>;
+  /**
+   * Validates every item first (nothing is sent when any is invalid: one
+   * BUS_ERR_VALIDATION lists each violation under `/<index>/…`), then publishes all.
+   */
+  publishBatch(items: readonly BatchItem[]): Promise<PublishResult[]>;
+  /** Sends everything buffered and waits for its acknowledgement. */
+  flush(): Promise<void>;
+  /** Flushes, then disconnects; reports what could not be sent. */
+  close(): Promise<CloseReport>;
+}
+
+interface Route {
+  topic: string;
+  keyField: string;
+  contract: ReturnType<typeof getContract>;
+  schemaId?: number;
+  schemaIdPromise: Promise<number>;
+  partitions?: number;
+  partitionsPromise: Promise<number>;
+}
+
+interface Pending {
+  topic: string;
+  message: Message & { partition: number };
+  id: string;
+  resolve: (r: PublishResult) => void;
+  reject: (e: unknown) => void;
+}
+
+const partitionFor = Partitioners.DefaultPartitioner();
+
+/**
+ * Creates a producer for one institution. Throws BUS_ERR_CONFIG at once for
+ * bad options; connects lazily on the first publish.
+ */
+export function createProducer(options: ProducerOptions & { topicPrefix?: string }): Producer {
+  const opts = resolveProducerOptions(options);
+  const topicPrefix = options.topicPrefix ?? process.env.SNS_TOPIC_PREFIX ?? '';
+  const catalog: Catalog = opts.catalog ?? loadCatalog();
+  const registry = createRegistry(opts.registryUrl);
+  const log = opts.logger?.child({ component: 'producer', institution: opts.institution });
+  const kafka =
+    opts.kafka ??
+    createKafka({
+      clientId: `sns-producer-${opts.institution.toLowerCase()}`,
+      brokers: opts.brokers,
+      logger: opts.logger,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
+    });
+
+  const routes = new Map<string, Route>();
+  let queue: Pending[] = [];
+  let inFlight = 0; // accepted and not yet settled
+  const slotWaiters: Array<() => void> = [];
+  let flushWaiters: Array<() => void> = [];
+  let sending = false;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let producer: KafkaProducer | undefined;
+  let connecting: Promise<KafkaProducer> | undefined;
+  const failedIds: string[] = [];
+  let closing = false;
+  let flushedCount = 0;
+
+  function getProducer(): Promise<KafkaProducer> {
+    if (producer) return Promise.resolve(producer);
+    connecting ??= (async () => {
+      const p = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
+      });
+      try {
+        await p.connect();
+      } catch (err) {
+        connecting = undefined;
+        throw err;
+      }
+      producer = p;
+      connecting = undefined;
+      return p;
+    })();
+    return connecting;
+  }
+
+  /** After a failed send the idempotent sequence state is unknown: start a new producer id. */
+  async function resetProducer(): Promise<void> {
+    const old = producer;
+    producer = undefined;
+    connecting = undefined;
+    await old?.disconnect().catch(() => undefined);
+  }
+
+  let admin: ReturnType<typeof kafka.admin> | undefined;
+  async function partitionCount(topic: string): Promise<number> {
+    admin ??= kafka.admin();
+    await admin.connect();
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    const n = md.topics[0]?.partitions.length ?? 0;
+    if (n < 1) throw new BusError('BUS_ERR_TOPIC_UNDECLARED', `topic ${topic} does not exist in Kafka; run \`npm run topics:apply\``);
+    return n;
+  }
+
+  function route(type: string): Route {
+    const r = routes.get(type);
+    if (r) return r;
+    if (!catalog.isDeclaredEventType(type)) {
+      throw new BusError('BUS_ERR_UNKNOWN_EVENT_TYPE', `unknown event type "${type}"; known: ${catalog.eventTypes.join(', ')}`);
+    }
+    const spec = catalog.topicOf(type);
+    if (spec.owner !== opts.institution) throw new NotOwnerError(opts.institution, type, spec.owner);
+    const contract = getContract(type as EventType);
+    const topic = topicPrefix + spec.name;
+    const subject = subjectFor(topic, contract.subjectRecordName);
+    const created: Route = {
+      topic,
+      keyField: catalog.keyFieldOf(type),
+      contract,
+      schemaIdPromise: registry.resolveId(subject, contract.schema, { register: opts.autoRegister }),
+      partitionsPromise: partitionCount(topic),
+    };
+    created.schemaIdPromise.then((id) => (created.schemaId = id)).catch(() => routes.delete(type));
+    created.partitionsPromise.then((n) => (created.partitions = n)).catch(() => routes.delete(type));
+    routes.set(type, created);
+    return created;
+  }
+
+  /** Builds the Kafka message of a valid event; synchronous once the route is warm. */
+  function buildMessage(type: string, r: Route, schemaId: number, partitions: number, data: Record<string, unknown>, po: PublishOptions | undefined): Pending['message'] & { id: string } {
+    const id = data.eventId as string;
+    const key = String(getField(data, r.keyField));
+    const value = encodeWire(schemaId, r.contract.avroType.toBuffer(data));
+    const headers: Record<string, string> = {
+      ce_specversion: '1.0',
+      ce_id: id,
+      ce_source: opts.institution,
+      ce_type: type,
+      ce_time: new Date(data.occurredAt as string).toISOString(),
+      ce_subject: po?.subject ?? key,
+      'content-type': 'application/avro',
+    };
+    if (po?.traceparent) headers.traceparent = po.traceparent;
+    const message = { key, value, headers, partition: 0, id };
+    message.partition = partitionFor({ topic: r.topic, partitionMetadata: partitionMetadata(partitions), message });
+    return message;
+  }
+
+  async function acquireSlot(): Promise<void> {
+    if (inFlight < opts.bufferMaxEvents && slotWaiters.length === 0) {
+      inFlight++;
+      return;
+    }
+    await new Promise<void>((res) => slotWaiters.push(res));
+  }
+
+  function releaseSlot(): void {
+    const next = slotWaiters.shift();
+    if (next) next(); // the slot passes on directly
+    else inFlight--;
+  }
+
+  function enqueue(p: Pending): void {
+    queue.push(p);
+    if (queue.length >= opts.batchMaxEvents) void drain();
+    else if (!lingerTimer && !sending) lingerTimer = setTimeout(() => void drain(), opts.lingerMs);
+  }
+
+  async function drain(): Promise<void> {
+    if (lingerTimer) {
+      clearTimeout(lingerTimer);
+      lingerTimer = undefined;
+    }
+    if (sending) return;
+    sending = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.length <= opts.batchMaxEvents ? queue : queue.slice(0, opts.batchMaxEvents);
+        queue = queue.length <= opts.batchMaxEvents ? [] : queue.slice(opts.batchMaxEvents);
+        await send(batch);
+      }
+    } finally {
+      sending = false;
+      const waiters = flushWaiters;
+      flushWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  async function send(batch: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const p of batch) {
+      let list = byTopic.get(p.topic);
+      if (!list) byTopic.set(p.topic, (list = []));
+      list.push(p.message);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const kp = await getProducer();
+      const metadata = await Promise.race([
+        kp.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no acknowledgement within ${opts.deliveryTimeoutMs} ms`)), opts.deliveryTimeoutMs);
+        }),
+      ]);
+      settleAcknowledged(batch, metadata);
+    } catch (err) {
+      const error = new BrokerUnavailableError(
+        `Kafka did not acknowledge ${batch.length} event(s) within the retry budget: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
+      log?.warn({ err: error.message, events: batch.length }, 'batch not acknowledged');
+      for (const p of batch) {
+        if (closing) failedIds.push(p.id);
+        p.reject(error);
+        releaseSlot();
+      }
+      await resetProducer();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function settleAcknowledged(batch: Pending[], metadata: RecordMetadata[]): void {
+    const next = new Map<string, bigint>();
+    for (const m of metadata) next.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset ?? '0'));
+    for (const p of batch) {
+      const k = `${p.topic}\u0000${p.message.partition}`;
+      const offset = next.get(k);
+      if (offset === undefined) {
+        p.reject(new BrokerUnavailableError(`Kafka returned no offset for ${p.topic}/${p.message.partition}`));
+      } else {
+        next.set(k, offset + 1n);
+        p.resolve({ id: p.id, topic: p.topic, partition: p.message.partition, offset: offset.toString() });
+        if (closing) flushedCount++;
+      }
+      releaseSlot();
+    }
+  }
+
+  async function publish(type: string, data: Record<string, unknown>, po?: PublishOptions): Promise<PublishResult> {
+    if (closed) throw new BusError('BUS_ERR_PRODUCER_CLOSED', 'publish called after close()');
+    const r = route(type);
+    data = assertValidEvent(type as EventType, data, { maxFutureSkewMs: opts.maxFutureSkewMs }) as unknown as Record<string, unknown>;
+    if (r.schemaId === undefined || r.partitions === undefined) {
+      await Promise.all([r.schemaIdPromise, r.partitionsPromise]);
+    }
+    await acquireSlot();
+    let message: ReturnType<typeof buildMessage>;
+    try {
+      message = buildMessage(type, r, r.schemaId!, r.partitions!, data, po);
+    } catch (err) {
+      releaseSlot();
+      throw err;
+    }
+    return new Promise<PublishResult>((resolve, reject) => {
+      enqueue({ topic: r.topic, message, id: message.id, resolve, reject });
+    });
+  }
+
+  return {
+    publish: publish as Producer['publish'],
+
+    async publishBatch(items) {
+      const violations = [];
+      for (const [i, item] of items.entries()) {
+        try {
+          route(item.type);
+          assertValidEvent(item.type, item.data as never, { maxFutureSkewMs: opts.maxFutureSkewMs });
+        } catch (err) {
+          if (err instanceof BusError && err.violations.length) {
+            violations.push(...err.violations.map((v) => ({ ...v, path: `/${i}${v.path}` })));
+          } else if (err instanceof BusError) {
+            violations.push({ path: `/${i}`, message: err.message, rule: err.code });
+          } else throw err;
+        }
+      }
+      if (violations.length) {
+        throw new BusError('BUS_ERR_VALIDATION', `publishBatch: ${violations.length} violation(s), nothing was published: ${violations.map((v) => `${v.path}: ${v.message}`).join('; ')}`, { violations });
+      }
+      return Promise.all(items.map((it) => publish(it.type, it.data as unknown as Record<string, unknown>, it.opts)));
+    },
+
+    async flush() {
+      if (queue.length === 0 && !sending) return;
+      const done = new Promise<void>((res) => flushWaiters.push(res));
+      void drain();
+      await done;
+      if (queue.length > 0) await this.flush();
+    },
+
+    async close() {
+      if (closed) return { flushed: 0, failedIds: [] };
+      closing = true;
+      closed = true;
+      await this.flush();
+      await producer?.disconnect().catch(() => undefined);
+      await admin?.disconnect().catch(() => undefined);
+      return { flushed: flushedCount, failedIds: [...failedIds] };
+    },
+  };
+}
+
+const metadataCache = new Map<number, PartitionMetadata[]>();
+/** Enough metadata for kafkajs's default (murmur2, Java-compatible) partitioner to place keyed messages. */
+function partitionMetadata(n: number): PartitionMetadata[] {
+  let m = metadataCache.get(n);
+  if (!m) {
+    m = Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
+    metadataCache.set(n, m);
+  }
+  return m;
+}

@@ -23,9 +23,10 @@ class TimestampMillisType extends avro.types.LogicalType {
     return val;
   }
   protected override _resolve(type: avro.Type): unknown {
-    if (avro.Type.isType(type, 'long') || avro.Type.isType(type, 'logical:timestamp-millis')) {
-      return this._fromValue.bind(this);
-    }
+    // avsc reads with the writer type and maps the value through this function: a
+    // logical writer already yields the ISO string, a plain long writer the raw millis.
+    if (avro.Type.isType(type, 'logical:timestamp-millis')) return (v: string) => v;
+    if (avro.Type.isType(type, 'long')) return (v: number) => this._fromValue(v);
     return undefined;
   }
 }
@@ -44,9 +45,8 @@ class DateType extends avro.types.LogicalType {
     return val;
   }
   protected override _resolve(type: avro.Type): unknown {
-    if (avro.Type.isType(type, 'int') || avro.Type.isType(type, 'logical:date')) {
-      return this._fromValue.bind(this);
-    }
+    if (avro.Type.isType(type, 'logical:date')) return (v: string) => v;
+    if (avro.Type.isType(type, 'int')) return (v: number) => this._fromValue(v);
     return undefined;
   }
 }

@@ -1,0 +1,18 @@
+/**
+ * The ST's consumers: the projector that keeps the central store, the
+ * store's read functions (current state for alert correlation) and the query API.
+ */
+export { createProjector, partitionLag, DEAD_LETTER_TOPIC, DEAD_LETTER_HEADERS, PROJECTOR_DEFAULTS } from './projector.ts';
+export type { Projector, ProjectorOptions, PartitionLag } from './projector.ts';
+export {
+  projectBatch,
+  contributionOf,
+  mergeRows,
+  normalizeName,
+  normalizeDocumentNumber,
+  PROJECTED_EVENT_TYPES,
+  STATE_TABLES,
+} from './projection.ts';
+export type { EventEnvelope, StoredEvent, ProjectedEventType, Row, StateTable, ProjectedBatch } from './projection.ts';
+export { isTransientStoreError } from './store.ts';
+export { migrate, DEFAULT_STORE_SCHEMA, MIGRATIONS_DIR } from '../migrations/index.ts';

@@ -1,0 +1,371 @@
+/**
+ * The projection of the central store, as a pure function of events: which
+ * event types it handles, and the row each one contributes to which table.
+ * No I/O here, so a replay into a fresh schema computes exactly the same rows.
+ *
+ * Current-state tables merge rows "newest wins, older fills gaps": for each
+ * column, the value of the newest event that carries one (by `occurredAt`);
+ * an older event arriving late never overwrites newer state, but it can still
+ * fill a column nothing newer has set (e.g. `started_at` of a late report).
+ * The merge is associative, so folding a batch in memory and then merging it
+ * with the stored row (in SQL, same rule) gives the same state as applying
+ * the events one by one.
+ */
+import type {
+  AlbaKenethActivated,
+  AlbaKenethDeactivated,
+  ArrestWarrantClosed,
+  ArrestWarrantIssued,
+  EventDataMap,
+  EventType,
+  IncidentClosed,
+  IncidentReported,
+  IncidentUpdated,
+  Location,
+  MigratoryMovementRecorded,
+  PersonRef,
+  VehicleRecovered,
+  VehicleReportedStolen,
+} from '../contracts/index.ts';
+import { normalizePlate } from '../contracts/index.ts';
+
+/** Event types this projection handles (every type of the source topics). */
+export const PROJECTED_EVENT_TYPES = [
+  'conred.incident.reported', 'conred.incident.updated', 'conred.incident.closed',
+  'pgn.alba-keneth.activated', 'pgn.alba-keneth.deactivated',
+  'igm.migratory-movement.recorded',
+  'mingob.vehicle.reported-stolen', 'mingob.vehicle.recovered',
+  'mingob.arrest-warrant.issued', 'mingob.arrest-warrant.closed',
+] as const satisfies readonly EventType[];
+
+/** An event type the projection handles. */
+export type ProjectedEventType = (typeof PROJECTED_EVENT_TYPES)[number];
+
+/** Where and what an event was, as written to `event_log`. */
+export interface EventEnvelope {
+  readonly eventId: string;
+  readonly eventType: ProjectedEventType;
+  /** Publishing institution (CloudEvents `ce_source`). */
+  readonly source: string;
+  /** ISO-8601 UTC. */
+  readonly occurredAt: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly schemaId: number;
+  /** The entity the event is about (incident id, alert id, plate, …). */
+  readonly entityKey: string;
+}
+
+/** A decoded, valid event with its envelope. */
+export interface StoredEvent<T extends ProjectedEventType = ProjectedEventType> {
+  readonly envelope: EventEnvelope;
+  readonly data: EventDataMap[T];
+}
+
+/** PostgreSQL column types the projection writes (used to cast `unnest` arrays). */
+export type ColumnType = 'text' | 'integer' | 'double precision' | 'boolean' | 'date' | 'timestamptz' | 'jsonb' | 'uuid' | 'bigint';
+
+/** A row: column name → value (null = "this event does not say"). */
+export type Row = Record<string, string | number | boolean | null>;
+
+/** A current-state table: one row per entity, merged newest-wins. */
+export interface StateTable {
+  readonly name: string;
+  readonly key: string;
+  readonly columns: Readonly<Record<string, ColumnType>>;
+}
+
+/** Columns every current-state table has for ordering and provenance. */
+const ORDERING_COLUMNS = { first_occurred_at: 'timestamptz', last_occurred_at: 'timestamptz', last_event_id: 'uuid' } as const;
+
+export const INCIDENTS: StateTable = {
+  name: 'incidents',
+  key: 'incident_id',
+  columns: {
+    incident_id: 'text', status: 'text', incident_type: 'text', department_code: 'text', municipality_code: 'text',
+    village: 'text', address_line: 'text', latitude: 'double precision', longitude: 'double precision',
+    description: 'text', summary: 'text', started_at: 'timestamptz', reported_at: 'timestamptz', closed_at: 'timestamptz',
+    people: 'jsonb', houses: 'jsonb', infrastructure: 'jsonb',
+    people_affected: 'integer', people_dead: 'integer', people_missing: 'integer',
+    ...ORDERING_COLUMNS,
+  },
+};
+
+export const ALBA_KENETH_ALERTS: StateTable = {
+  name: 'alba_keneth_alerts',
+  key: 'alert_id',
+  columns: {
+    alert_id: 'text', status: 'text', child_cui: 'text', child_document_type: 'text', child_document_number: 'text',
+    child_full_name: 'text', child_name_normalized: 'text', child_birth_date: 'date', child_sex: 'text',
+    child_nationality: 'text', age_years: 'integer', physical_description: 'text', photo_url: 'text',
+    disappearance_department: 'text', disappearance_municipality: 'text', disappeared_at: 'timestamptz',
+    activated_at: 'timestamptz', deactivated_at: 'timestamptz', deactivation_reason: 'text',
+    located_department: 'text', located_municipality: 'text',
+    ...ORDERING_COLUMNS,
+  },
+};
+
+export const STOLEN_VEHICLES: StateTable = {
+  name: 'stolen_vehicles',
+  key: 'plate',
+  columns: {
+    plate: 'text', status: 'text', brand: 'text', line: 'text', model: 'integer', colour: 'text', report_number: 'text',
+    stolen_at: 'timestamptz', theft_department: 'text', theft_municipality: 'text', owner_cui: 'text',
+    owner_document_number: 'text', reported_at: 'timestamptz', recovered_at: 'timestamptz',
+    recovery_department: 'text', recovery_municipality: 'text',
+    ...ORDERING_COLUMNS,
+  },
+};
+
+export const ARREST_WARRANTS: StateTable = {
+  name: 'arrest_warrants',
+  key: 'warrant_id',
+  columns: {
+    warrant_id: 'text', status: 'text', person_cui: 'text', person_document_type: 'text', person_document_number: 'text',
+    person_full_name: 'text', person_name_normalized: 'text', person_birth_date: 'date', person_sex: 'text',
+    person_nationality: 'text', crime_type_code: 'text', court: 'text', case_number: 'text', issued_at: 'timestamptz',
+    closed_at: 'timestamptz', closure_reason: 'text', closure_department: 'text', closure_municipality: 'text',
+    ...ORDERING_COLUMNS,
+  },
+};
+
+/** The current-state tables, in the order the projector writes them. */
+export const STATE_TABLES: readonly StateTable[] = [INCIDENTS, ALBA_KENETH_ALERTS, STOLEN_VEHICLES, ARREST_WARRANTS];
+
+/** The history table of movements: insert-only, keyed by movement id. */
+export const MIGRATORY_MOVEMENTS = {
+  name: 'migratory_movements',
+  key: 'movement_id',
+  columns: {
+    movement_id: 'text', event_id: 'uuid', occurred_at: 'timestamptz', direction: 'text', border_post_code: 'text',
+    traveller_cui: 'text', traveller_document_type: 'text', traveller_document_number: 'text',
+    traveller_full_name: 'text', traveller_name_normalized: 'text', traveller_birth_date: 'date', traveller_sex: 'text',
+    traveller_nationality: 'text', reason: 'text', minor_accompanied: 'boolean', vehicle_plate: 'text',
+  },
+} as const satisfies StateTable;
+
+/** The append-only log of envelopes. */
+export const EVENT_LOG = {
+  name: 'event_log',
+  key: 'event_id',
+  columns: {
+    event_id: 'uuid', event_type: 'text', source: 'text', occurred_at: 'timestamptz', topic: 'text', partition: 'integer',
+    offset: 'bigint', schema_id: 'integer', entity_key: 'text',
+  },
+} as const satisfies StateTable;
+
+/**
+ * Normalises a person's name for matching: accents removed, upper case,
+ * anything but letters and single spaces dropped (`José  Núñez-Pérez` →
+ * `JOSE NUNEZ PEREZ`). Alert correlation compares these plus the birth date.
+ */
+export function normalizeName(name: string | null | undefined): string | null {
+  if (!name) return null;
+  const out = name
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .toUpperCase()
+    .replace(/[^A-Z]+/g, ' ')
+    .trim();
+  return out === '' ? null : out;
+}
+
+/** Normalises a document number for matching: upper case, spaces and hyphens removed. */
+export function normalizeDocumentNumber(doc: string | null | undefined): string | null {
+  if (!doc) return null;
+  const out = doc.replace(/[\s-]+/g, '').toUpperCase();
+  return out === '' ? null : out;
+}
+
+const n = <T>(v: T): NonNullable<T> | null => (v ?? null) as NonNullable<T> | null;
+
+function person(prefix: string, p: PersonRef): Row {
+  return {
+    [`${prefix}_cui`]: n(p.cui),
+    [`${prefix}_document_type`]: n(p.documentType),
+    [`${prefix}_document_number`]: normalizeDocumentNumber(p.documentNumber),
+    [`${prefix}_full_name`]: p.fullName,
+    [`${prefix}_name_normalized`]: normalizeName(p.fullName),
+    [`${prefix}_birth_date`]: n(p.birthDate),
+    [`${prefix}_sex`]: n(p.sex),
+    [`${prefix}_nationality`]: n(p.nationality),
+  };
+}
+
+function ordering(e: EventEnvelope): Row {
+  return { first_occurred_at: e.occurredAt, last_occurred_at: e.occurredAt, last_event_id: e.eventId };
+}
+
+function place(l: Location): Row {
+  return {
+    department_code: l.departmentCode, municipality_code: l.municipalityCode, village: n(l.village),
+    address_line: n(l.addressLine), latitude: n(l.latitude), longitude: n(l.longitude),
+  };
+}
+
+function counts(d: IncidentReported | IncidentUpdated | IncidentClosed): Row {
+  return {
+    people: JSON.stringify(d.people), houses: JSON.stringify(d.houses), infrastructure: JSON.stringify(d.infrastructure),
+    people_affected: n(d.people.affected), people_dead: n(d.people.dead), people_missing: n(d.people.missing),
+  };
+}
+
+/** What one event contributes: a state-table row, or a movement row. */
+export type Contribution = { table: StateTable; row: Row } | { table: typeof MIGRATORY_MOVEMENTS; row: Row; history: true };
+
+/** The row an event contributes to the store; the heart of the projection. */
+export function contributionOf(event: StoredEvent): Contribution {
+  const e = event.envelope;
+  switch (e.eventType) {
+    case 'conred.incident.reported': {
+      const d = event.data as IncidentReported;
+      return {
+        table: INCIDENTS,
+        row: {
+          incident_id: d.incidentId, status: 'open', incident_type: d.incidentType, ...place(d.location),
+          description: n(d.description), started_at: d.startedAt, reported_at: d.occurredAt, ...counts(d), ...ordering(e),
+        },
+      };
+    }
+    case 'conred.incident.updated': {
+      const d = event.data as IncidentUpdated;
+      return {
+        table: INCIDENTS,
+        row: { incident_id: d.incidentId, status: 'open', incident_type: d.incidentType, ...place(d.location), description: n(d.description), ...counts(d), ...ordering(e) },
+      };
+    }
+    case 'conred.incident.closed': {
+      const d = event.data as IncidentClosed;
+      return {
+        table: INCIDENTS,
+        row: { incident_id: d.incidentId, status: 'closed', summary: n(d.summary), closed_at: d.occurredAt, ...counts(d), ...ordering(e) },
+      };
+    }
+    case 'pgn.alba-keneth.activated': {
+      const d = event.data as AlbaKenethActivated;
+      return {
+        table: ALBA_KENETH_ALERTS,
+        row: {
+          alert_id: d.alertId, status: 'active', ...person('child', d.child), age_years: d.ageYears,
+          physical_description: d.physicalDescription, photo_url: n(d.photoUrl),
+          disappearance_department: d.disappearancePlace.departmentCode,
+          disappearance_municipality: d.disappearancePlace.municipalityCode,
+          disappeared_at: d.disappearedAt, activated_at: d.occurredAt, ...ordering(e),
+        },
+      };
+    }
+    case 'pgn.alba-keneth.deactivated': {
+      const d = event.data as AlbaKenethDeactivated;
+      return {
+        table: ALBA_KENETH_ALERTS,
+        row: {
+          alert_id: d.alertId, status: 'deactivated', deactivated_at: d.occurredAt, deactivation_reason: d.reasonCode,
+          located_department: n(d.locatedAt?.departmentCode), located_municipality: n(d.locatedAt?.municipalityCode), ...ordering(e),
+        },
+      };
+    }
+    case 'mingob.vehicle.reported-stolen': {
+      const d = event.data as VehicleReportedStolen;
+      return {
+        table: STOLEN_VEHICLES,
+        row: {
+          plate: normalizePlate(d.plate), status: 'stolen', brand: n(d.vehicle.brand), line: n(d.vehicle.line),
+          model: n(d.vehicle.model), colour: n(d.vehicle.colour), report_number: d.reportNumber, stolen_at: d.stolenAt,
+          theft_department: d.location.departmentCode, theft_municipality: d.location.municipalityCode,
+          owner_cui: n(d.owner?.cui), owner_document_number: normalizeDocumentNumber(d.owner?.documentNumber),
+          reported_at: d.occurredAt, ...ordering(e),
+        },
+      };
+    }
+    case 'mingob.vehicle.recovered': {
+      const d = event.data as VehicleRecovered;
+      return {
+        table: STOLEN_VEHICLES,
+        row: {
+          plate: normalizePlate(d.plate), status: 'recovered', recovered_at: d.occurredAt,
+          recovery_department: d.location.departmentCode, recovery_municipality: d.location.municipalityCode, ...ordering(e),
+        },
+      };
+    }
+    case 'mingob.arrest-warrant.issued': {
+      const d = event.data as ArrestWarrantIssued;
+      return {
+        table: ARREST_WARRANTS,
+        row: {
+          warrant_id: d.warrantId, status: 'active', ...person('person', d.person), crime_type_code: d.crimeTypeCode,
+          court: d.court, case_number: n(d.caseNumber), issued_at: d.issuedAt, ...ordering(e),
+        },
+      };
+    }
+    case 'mingob.arrest-warrant.closed': {
+      const d = event.data as ArrestWarrantClosed;
+      return {
+        table: ARREST_WARRANTS,
+        row: {
+          warrant_id: d.warrantId, status: 'closed', closed_at: d.occurredAt, closure_reason: d.closureReason,
+          closure_department: n(d.location?.departmentCode), closure_municipality: n(d.location?.municipalityCode), ...ordering(e),
+        },
+      };
+    }
+    case 'igm.migratory-movement.recorded': {
+      const d = event.data as MigratoryMovementRecorded;
+      const t = person('traveller', d.traveller);
+      return {
+        table: MIGRATORY_MOVEMENTS,
+        history: true,
+        row: {
+          movement_id: d.movementId, event_id: e.eventId, occurred_at: d.occurredAt, direction: d.direction,
+          border_post_code: d.borderPostCode, ...t, reason: d.reason, minor_accompanied: n(d.minorAccompanied),
+          vehicle_plate: d.vehicle ? normalizePlate(d.vehicle.plate) : null,
+        },
+      };
+    }
+    default: {
+      const unhandled: never = e.eventType;
+      throw new Error(`projection has no rule for ${String(unhandled)}`);
+    }
+  }
+}
+
+
+
+/**
+ * Merges two rows of the same entity: for each column the newer row's value
+ * wins when it has one, else the older row's; ties go to `b` (later in the log).
+ */
+export function mergeRows(a: Row, b: Row): Row {
+  const bNewer = Date.parse(String(b.last_occurred_at)) >= Date.parse(String(a.last_occurred_at));
+  const [older, newer] = bNewer ? [a, b] : [b, a];
+  const out: Row = { ...older };
+  for (const [k, v] of Object.entries(newer)) if (v !== null && v !== undefined) out[k] = v;
+  out.first_occurred_at = Date.parse(String(a.first_occurred_at)) <= Date.parse(String(b.first_occurred_at)) ? a.first_occurred_at! : b.first_occurred_at!;
+  out.last_occurred_at = newer.last_occurred_at!;
+  out.last_event_id = newer.last_event_id!;
+  return out;
+}
+
+/** The rows a batch of new events writes: per state table one merged row per entity, plus movements. */
+export interface ProjectedBatch {
+  readonly state: ReadonlyMap<StateTable, ReadonlyMap<string, Row>>;
+  readonly movements: readonly Row[];
+}
+
+/** Folds events (in log order) into the rows to write; pure. */
+export function projectBatch(events: readonly StoredEvent[]): ProjectedBatch {
+  const state = new Map<StateTable, Map<string, Row>>();
+  const movements: Row[] = [];
+  for (const event of events) {
+    const c = contributionOf(event);
+    if ('history' in c) {
+      movements.push(c.row);
+      continue;
+    }
+    let rows = state.get(c.table);
+    if (!rows) state.set(c.table, (rows = new Map()));
+    const key = String(c.row[c.table.key]);
+    const prev = rows.get(key);
+    rows.set(key, prev ? mergeRows(prev, c.row) : c.row);
+  }
+  return { state, movements };
+}

@@ -1,0 +1,209 @@
+/**
+ * Writing a projected batch and its offsets to PostgreSQL in one transaction,
+ * and the offset bookkeeping (claims with fencing tokens). Every statement is
+ * a multi-row `unnest` so a batch costs a handful of round trips whatever its size.
+ */
+import type pg from 'pg';
+import { BusError } from '../core/index.ts';
+import { assertSchemaName } from '../migrations/index.ts';
+import {
+  EVENT_LOG,
+  MIGRATORY_MOVEMENTS,
+  projectBatch,
+  type Row,
+  type StateTable,
+  type StoredEvent,
+} from './projection.ts';
+
+/** Quoted, schema-qualified table name. */
+export function qualified(schema: string, table: string): string {
+  assertSchemaName(schema);
+  return `"${schema}"."${table}"`;
+}
+
+/** Columns as `unnest($1::text[], $2::int[], …)` and the matching parameter arrays. */
+function unnestOf(columns: Readonly<Record<string, string>>, rows: readonly Row[]): { select: string; params: unknown[]; names: string } {
+  const names = Object.keys(columns);
+  const params = names.map((c) => rows.map((r) => (r[c] === undefined ? null : r[c])));
+  const select = `SELECT * FROM unnest(${names.map((c, i) => `$${i + 1}::${columns[c]}[]`).join(', ')})`;
+  return { select, params, names: names.map((c) => `"${c}"`).join(', ') };
+}
+
+const upsertSql = new Map<string, string>();
+
+/** The newest-wins upsert of a state table (see projection.ts for the rule). */
+function upsertStatement(schema: string, table: StateTable, select: string, names: string): string {
+  const cacheKey = `${schema}.${table.name}`;
+  let sql = upsertSql.get(cacheKey);
+  if (sql) return sql;
+  const newer = 'excluded.last_occurred_at >= t.last_occurred_at';
+  const sets = Object.keys(table.columns)
+    .filter((c) => c !== table.key)
+    .map((c) => {
+      if (c === 'first_occurred_at') return `first_occurred_at = LEAST(t.first_occurred_at, excluded.first_occurred_at)`;
+      if (c === 'last_occurred_at') return `last_occurred_at = GREATEST(t.last_occurred_at, excluded.last_occurred_at)`;
+      if (c === 'last_event_id') return `last_event_id = CASE WHEN ${newer} THEN excluded.last_event_id ELSE t.last_event_id END`;
+      return `"${c}" = CASE WHEN ${newer} THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
+    });
+  sql =
+    `INSERT INTO ${qualified(schema, table.name)} AS t (${names}) ${select} ` +
+    `ON CONFLICT ("${table.key}") DO UPDATE SET ${sets.join(', ')}`;
+  upsertSql.set(cacheKey, sql);
+  return sql;
+}
+
+/** Thrown inside a write when another member now owns the partition; the batch is rolled back. */
+export class FencedError extends Error {
+  constructor(topic: string, partition: number) {
+    super(`partition ${topic}/${partition} is owned by a newer member; this writer is fenced`);
+    this.name = 'FencedError';
+  }
+}
+
+/** The position a write moves a partition to, guarded by the writer's fence. */
+export interface OffsetCommit {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read (last processed + 1). */
+  readonly nextOffset: string;
+  readonly fence: string;
+}
+
+/** A dead letter recorded in the same transaction as the offsets that skip it. */
+export interface DeadLetterRow {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly errorCode: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** What a write did. */
+export interface WriteResult {
+  /** Events new to the store (not already in event_log). */
+  readonly newEvents: number;
+  /** Rows written to current-state and history tables. */
+  readonly rows: number;
+}
+
+/**
+ * Writes `events` (valid, decoded) and dead-letter bookkeeping, and moves the
+ * partition's offset, all in one transaction. Events whose id is already in
+ * `event_log` change nothing. Throws FencedError (rolled back) when `commit.fence`
+ * is no longer the partition's fence.
+ */
+export async function writeBatch(
+  client: pg.ClientBase,
+  schema: string,
+  events: readonly StoredEvent[],
+  deadLetters: readonly DeadLetterRow[],
+  commit: OffsetCommit,
+): Promise<WriteResult> {
+  await client.query('BEGIN');
+  try {
+    let fresh: readonly StoredEvent[] = [];
+    if (events.length > 0) {
+      const logRows = events.map((ev) => {
+        const e = ev.envelope;
+        return {
+          event_id: e.eventId, event_type: e.eventType, source: e.source, occurred_at: e.occurredAt, topic: e.topic,
+          partition: e.partition, offset: e.offset, schema_id: e.schemaId, entity_key: e.entityKey,
+        } satisfies Row;
+      });
+      const u = unnestOf(EVENT_LOG.columns, logRows);
+      const inserted = await client.query<{ event_id: string }>(
+        `INSERT INTO ${qualified(schema, 'event_log')} (${u.names}) ${u.select} ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+        u.params,
+      );
+      if (inserted.rowCount === events.length) fresh = events;
+      else {
+        const ids = new Set(inserted.rows.map((r) => r.event_id));
+        // A batch can repeat an id too (a producer retry): project the first copy only.
+        fresh = events.filter((ev) => ids.delete(ev.envelope.eventId));
+      }
+    }
+
+    let rows = 0;
+    if (fresh.length > 0) {
+      const projected = projectBatch(fresh);
+      for (const [table, byKey] of projected.state) {
+        const list = [...byKey.values()];
+        const u = unnestOf(table.columns, list);
+        await client.query(upsertStatement(schema, table, u.select, u.names), u.params);
+        rows += list.length;
+      }
+      if (projected.movements.length > 0) {
+        const u = unnestOf(MIGRATORY_MOVEMENTS.columns, projected.movements);
+        const r = await client.query(
+          `INSERT INTO ${qualified(schema, MIGRATORY_MOVEMENTS.name)} (${u.names}) ${u.select} ON CONFLICT (movement_id) DO NOTHING`,
+          u.params,
+        );
+        rows += r.rowCount ?? 0;
+      }
+    }
+
+    if (deadLetters.length > 0) {
+      await client.query(
+        `INSERT INTO ${qualified(schema, 'dead_letters')} (topic, partition, "offset", error_code, reason, message)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING`,
+        [
+          deadLetters.map((d) => d.topic), deadLetters.map((d) => d.partition), deadLetters.map((d) => d.offset),
+          deadLetters.map((d) => d.errorCode), deadLetters.map((d) => d.reason), deadLetters.map((d) => d.message),
+        ],
+      );
+    }
+
+    const moved = await client.query(
+      `UPDATE ${qualified(schema, 'consumer_offsets')} SET next_offset = $4, updated_at = now()
+       WHERE group_id = $1 AND topic = $2 AND partition = $3 AND fence = $5`,
+      [commit.groupId, commit.topic, commit.partition, commit.nextOffset, commit.fence],
+    );
+    if (moved.rowCount !== 1) throw new FencedError(commit.topic, commit.partition);
+    await client.query('COMMIT');
+    return { newEvents: fresh.length, rows };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Takes ownership of a partition for `memberId`: bumps its fence (so any
+ * older writer can no longer commit) and returns the new fence and the stored
+ * next offset (null when the group never committed there).
+ */
+export async function claimPartition(
+  pool: pg.Pool,
+  schema: string,
+  groupId: string,
+  topic: string,
+  partition: number,
+  memberId: string,
+): Promise<{ fence: string; nextOffset: string | null }> {
+  const r = await pool.query<{ fence: string; next_offset: string | null }>(
+    `INSERT INTO ${qualified(schema, 'consumer_offsets')} AS o (group_id, topic, partition, fence, member_id)
+     VALUES ($1, $2, $3, 1, $4)
+     ON CONFLICT (group_id, topic, partition) DO UPDATE SET fence = o.fence + 1, member_id = excluded.member_id, updated_at = now()
+     RETURNING fence, next_offset`,
+    [groupId, topic, partition, memberId],
+  );
+  const row = r.rows[0]!;
+  return { fence: String(row.fence), nextOffset: row.next_offset === null ? null : String(row.next_offset) };
+}
+
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '40001', '40P01', '55P03']);
+
+/**
+ * True when a PostgreSQL failure is the store being away or busy (retry, never
+ * dead-letter), as opposed to the data being refused.
+ */
+export function isTransientStoreError(err: unknown): boolean {
+  if (err instanceof BusError) return err.retriable;
+  const e = err as { code?: string; message?: string };
+  const code = e?.code ?? '';
+  if (TRANSIENT_CODES.has(code) || code.startsWith('08') || code.startsWith('53')) return true;
+  const msg = e?.message ?? '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|ECONNREFUSED/i.test(msg);
+}

@@ -1,0 +1,107 @@
+/**
+ * Projection tests, given / when / then, against the real Kafka, registry and
+ * PostgreSQL: prior events, one new event, the rows that must then exist.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
+import { createProjector, type Projector } from '../../consumers/index.ts';
+import { createLogger } from '../../core/index.ts';
+import { createTestContext, waitFor, type TestContext } from './support.ts';
+
+const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+
+describe('projector: given / when / then per event type', () => {
+  let ctx: TestContext;
+  let projector: Projector;
+
+  beforeAll(async () => {
+    ctx = await createTestContext('test-projection');
+    projector = createProjector({ databaseUrl: ctx.databaseUrl, topicPrefix: ctx.prefix, groupId: 'projection-test', heartbeatIntervalMs: 500, logger: createLogger('test-projection') });
+    await projector.start();
+  });
+
+  afterAll(async () => {
+    await projector?.stop();
+    await ctx?.close();
+  });
+
+  /** Publishes events in order and waits until each is in the event log. */
+  async function publish(...events: { type: EventType; data: EventDataMap[EventType] }[]): Promise<void> {
+    for (const e of events) await ctx.publish(e.type, e.data);
+    const ids = events.map((e) => e.data.eventId);
+    await waitFor(async () => {
+      const r = await ctx.query<{ n: number }>('SELECT count(*)::int AS n FROM store.event_log WHERE event_id = ANY($1::uuid[])', [ids]);
+      return r[0]!.n === ids.length;
+    }, 30_000, 'events in the log');
+  }
+  const ev = <T extends EventType>(type: T, overrides: Partial<EventDataMap[T]>) => ({ type, data: sampleEvent(type, overrides) as EventDataMap[EventType] });
+
+  it('incident: given reported, when updated, then the counts are the update\'s and it stays open', async () => {
+    const reported = ev('conred.incident.reported', { occurredAt: at(30) });
+    const id = (reported.data as EventDataMap['conred.incident.reported']).incidentId;
+    await publish(reported);
+    await publish(ev('conred.incident.updated', { incidentId: id, occurredAt: at(20), people: { affected: 99, dead: 1 } }));
+    const [row] = await ctx.query('SELECT * FROM store.incidents WHERE incident_id = $1', [id]);
+    expect(row).toMatchObject({ status: 'open', incident_type: 'INUNDACION', department_code: '05', municipality_code: '14', people_affected: 99, people_dead: 1 });
+    expect((row!.started_at as Date).toISOString()).toBe('2025-10-01T11:30:00.000Z');
+  });
+
+  it('incident: given reported and closed, when an older update arrives late, then it stays closed with the closing counts', async () => {
+    const reported = ev('conred.incident.reported', { occurredAt: at(30) });
+    const id = (reported.data as EventDataMap['conred.incident.reported']).incidentId;
+    const closed = ev('conred.incident.closed', { incidentId: id, occurredAt: at(10), people: { affected: 7 } });
+    await publish(reported, closed);
+    await publish(ev('conred.incident.updated', { incidentId: id, occurredAt: at(20), people: { affected: 500 } }));
+    const [row] = await ctx.query('SELECT * FROM store.incidents WHERE incident_id = $1', [id]);
+    expect(row).toMatchObject({ status: 'closed', people_affected: 7, summary: 'Evento finalizado.', last_event_id: closed.data.eventId });
+  });
+
+  it('Alba-Keneth: given nothing, when activated, then an active alert indexed by normalised name and birth date', async () => {
+    const activated = ev('pgn.alba-keneth.activated', { occurredAt: at(5) });
+    await publish(activated);
+    const id = (activated.data as EventDataMap['pgn.alba-keneth.activated']).alertId;
+    const [row] = await ctx.query('SELECT * FROM store.alba_keneth_alerts WHERE alert_id = $1', [id]);
+    expect(row).toMatchObject({ status: 'active', child_name_normalized: 'MARIA JOSE CABRERA NIQUE', child_sex: 'FEMALE', age_years: 9, disappearance_department: '01' });
+  });
+
+  it('Alba-Keneth: given activated, when deactivated, then deactivated with reason; a late older activation does not reactivate it', async () => {
+    const activated = ev('pgn.alba-keneth.activated', { occurredAt: at(50) });
+    const id = (activated.data as EventDataMap['pgn.alba-keneth.activated']).alertId;
+    await publish(ev('pgn.alba-keneth.deactivated', { alertId: id, occurredAt: at(40) }));
+    await publish(activated);
+    const [row] = await ctx.query('SELECT * FROM store.alba_keneth_alerts WHERE alert_id = $1', [id]);
+    expect(row).toMatchObject({ status: 'deactivated', deactivation_reason: 'LOCALIZADO', located_department: '13', child_full_name: 'María José Cabrera Ñique' });
+  });
+
+  it('vehicle: given nothing, when reported stolen, then stolen; when recovered, then recovered', async () => {
+    const stolen = ev('mingob.vehicle.reported-stolen', { occurredAt: at(30) });
+    const plate = (stolen.data as EventDataMap['mingob.vehicle.reported-stolen']).plate;
+    await publish(stolen);
+    expect((await ctx.query('SELECT status, brand FROM store.stolen_vehicles WHERE plate = $1', [plate]))[0]).toEqual({ status: 'stolen', brand: 'Nissan' });
+    await publish(ev('mingob.vehicle.recovered', { plate, occurredAt: at(10) }));
+    expect((await ctx.query('SELECT status, brand, recovery_department FROM store.stolen_vehicles WHERE plate = $1', [plate]))[0]).toEqual({ status: 'recovered', brand: 'Nissan', recovery_department: '13' });
+  });
+
+  it('warrant: given issued, when closed, then closed; the person stays indexed', async () => {
+    const issued = ev('mingob.arrest-warrant.issued', { occurredAt: at(30) });
+    const id = (issued.data as EventDataMap['mingob.arrest-warrant.issued']).warrantId;
+    await publish(issued);
+    expect((await ctx.query('SELECT status, person_cui FROM store.arrest_warrants WHERE warrant_id = $1', [id]))[0]).toEqual({ status: 'active', person_cui: '1587564440904' });
+    await publish(ev('mingob.arrest-warrant.closed', { warrantId: id, occurredAt: at(5) }));
+    expect((await ctx.query('SELECT status, closure_reason FROM store.arrest_warrants WHERE warrant_id = $1', [id]))[0]).toEqual({ status: 'closed', closure_reason: 'SERVED' });
+  });
+
+  it('movement: when recorded, then one history row; the same event again changes nothing', async () => {
+    const movement = ev('igm.migratory-movement.recorded', { occurredAt: at(3) });
+    const id = (movement.data as EventDataMap['igm.migratory-movement.recorded']).movementId;
+    await publish(movement);
+    await ctx.publish('igm.migratory-movement.recorded', movement.data as EventDataMap['igm.migratory-movement.recorded']); // a producer retry: same event id
+    const marker = ev('igm.migratory-movement.recorded', { occurredAt: at(2) });
+    await publish(marker);
+    const rows = await ctx.query('SELECT direction, border_post_code, traveller_document_number, vehicle_plate FROM store.migratory_movements WHERE movement_id = $1', [id]);
+    expect(rows).toEqual([{ direction: 'EXIT', border_post_code: 'TECUN-UMAN', traveller_document_number: '1587564440904', vehicle_plate: 'P512KLM' }]);
+    const log = await ctx.query('SELECT topic, schema_id, source FROM store.event_log WHERE event_id = $1', [movement.data.eventId]);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ topic: ctx.topicOf('igm.migratory-movement.recorded'), source: 'IGM' });
+  });
+});

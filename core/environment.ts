@@ -31,4 +31,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   { name: 'APICURIO_JAVA_HOME', default: '(first JDK 21+ found)', description: 'JDK 21+ for Apicurio Registry 3.x.' },
   { name: 'BENCH_RECORDS', default: '200000', description: 'Events per benchmark figure.' },
   { name: 'BENCH_JAVA_RECORDS', default: '1000000', description: 'Records for Kafka\'s own perf tools (they need a warm JVM).' },
+  { name: 'GATEWAY_HOST', default: '0.0.0.0', description: 'Interface the ingest gateway listens on.' },
+  { name: 'GATEWAY_PORT', default: '8080', description: 'Port of the ingest gateway.' },
+  { name: 'GATEWAY_BODY_LIMIT_BYTES', default: '1048576', description: 'Largest request body the gateway accepts (413 beyond it).' },
+  { name: 'GATEWAY_BATCH_MAX_ITEMS', default: '500', description: 'Most items in one `POST /v1/events:batch` (413 beyond it).' },
+  { name: 'GATEWAY_IDEMPOTENCY_WINDOW_MS', default: '86400000', description: 'How long an Idempotency-Key is remembered.' },
+  { name: 'GATEWAY_RATE_LIMIT_PER_MINUTE', default: '60000', description: 'Requests per API key per minute before 429.' },
+  { name: 'GATEWAY_DELIVERY_TIMEOUT_MS', default: '10000', description: 'How long the gateway waits for Kafka\'s acknowledgement before answering 503.' },
+  { name: 'GATEWAY_API_KEY_CACHE_MS', default: '5000', description: 'How long a verified API key is cached; a revocation takes effect within it.' },
+  { name: 'INGEST_SCHEMA', default: 'ingest', description: 'PostgreSQL schema of the gateway\'s API keys and idempotency records and the importer\'s checkpoints.' },
 ];

@@ -89,6 +89,56 @@ export const ERROR_CODES = {
     meaning: 'PostgreSQL is unavailable',
     action: 'The consumer pauses and retries; check DATABASE_URL and the database',
   },
+  BUS_ERR_AUTH: {
+    retriable: false,
+    meaning: 'The API key is missing, unknown or revoked (HTTP 401)',
+    action: 'Send a valid key as `Authorization: Bearer <key>`; ask for one with `npm run apikeys -- create`',
+  },
+  BUS_ERR_MALFORMED_JSON: {
+    retriable: false,
+    meaning: 'The request body is not valid JSON (HTTP 400)',
+    action: 'Send one JSON object (UTF-8); nothing was published',
+  },
+  BUS_ERR_BAD_REQUEST: {
+    retriable: false,
+    meaning: 'The request is malformed apart from its body (e.g. a bad Idempotency-Key header) (HTTP 400)',
+    action: 'Fix the request as the message says; nothing was published',
+  },
+  BUS_ERR_PAYLOAD_TOO_LARGE: {
+    retriable: false,
+    meaning: 'The body or the batch exceeds the gateway limit (HTTP 413)',
+    action: 'Split the request; the limits are in the message and at /docs',
+  },
+  BUS_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    retriable: false,
+    meaning: 'The content type is not application/json (HTTP 415)',
+    action: 'Send `Content-Type: application/json`',
+  },
+  BUS_ERR_NOT_FOUND: {
+    retriable: false,
+    meaning: 'No gateway route matches the method and path (HTTP 404)',
+    action: 'See the routes at /docs',
+  },
+  BUS_ERR_IDEMPOTENCY_CONFLICT: {
+    retriable: false,
+    meaning: 'The Idempotency-Key was already used with a different request body (HTTP 409)',
+    action: 'Use a new key for a new request; reuse a key only to retry the identical request',
+  },
+  BUS_ERR_IDEMPOTENCY_IN_PROGRESS: {
+    retriable: true,
+    meaning: 'A request with the same Idempotency-Key is still being processed (HTTP 409)',
+    action: 'Retry the same request with the same key a little later',
+  },
+  BUS_ERR_RATE_LIMITED: {
+    retriable: true,
+    meaning: 'The API key exceeded its request rate (HTTP 429)',
+    action: 'Wait for the Retry-After seconds, then retry',
+  },
+  BUS_ERR_INTERNAL: {
+    retriable: true,
+    meaning: 'An unexpected error inside a bus service (HTTP 500)',
+    action: 'Retry; if it persists, report it with the time and request id from the logs',
+  },
   BUS_ERR_STACK: {
     retriable: false,
     meaning: 'The local stack could not be started or checked',

@@ -9,6 +9,8 @@ import { createKafka, readEndpoints } from '../core/index.ts';
 import { KAFKA_VERSION, ROOT, stackUp } from '../scripts/stack/stack.ts';
 import { createReport, printReport, writeReport } from './figures.ts';
 import { javaPerf } from './java-perf.ts';
+import { benchSdk } from './sdk.ts';
+import { applyTopics, loadCatalog } from '../catalog/index.ts';
 
 const RECORD_SIZE = 300;
 const records = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -19,6 +21,9 @@ const admin = createKafka({ clientId: 'bench' }).admin();
 await admin.connect();
 const runId = Date.now().toString(36);
 const created: string[] = [];
+/** Prefix of the catalog topics a bench run creates (`<prefix>sns.conred.incidents.v1`, …). */
+const prefix = `bench-${runId}.`;
+const catalog = loadCatalog();
 async function benchTopic(name: string, partitions = 6): Promise<string> {
   const topic = `bench-${name}-${runId}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
@@ -33,7 +38,14 @@ try {
   const java = javaPerf(endpoints.brokers.join(','), await benchTopic('java'), javaRecords, RECORD_SIZE);
   report.add('java_producer_records_per_s', java.producerRecordsPerS, 'records/s', null, { note: 'kafka ProducerPerformance, acks=all, idempotent' });
   report.add('java_consumer_records_per_s', java.consumerRecordsPerS, 'records/s', null, { note: 'kafka ConsumerPerformance' });
+
+  // SDK publishing (issue 3): the SDK beside raw kafkajs sendBatch of the same pre-encoded records.
+  await applyTopics(catalog, { admin, prefix, only: ['sns.conred.incidents.v1'] });
+  const sdk = await benchSdk({ prefix, topic: await benchTopic('raw-sendbatch'), n: records, recordSize: RECORD_SIZE, registryUrl: endpoints.registryUrl });
+  report.add('raw_kafkajs_sendbatch_per_s', sdk.rawEventsPerS, 'events/s', null, { compareTo: ['java_producer_records_per_s'], note: `pre-encoded, ${Math.round(sdk.valueBytes)}-byte values, batches of 2000, idempotent, acks=all` });
+  report.add('sdk_publish_events_per_s', sdk.sdkEventsPerS, 'events/s', 'raw_kafkajs_sendbatch_per_s', { compareTo: ['java_producer_records_per_s'], note: 'validate + encode + publish, acks=all, idempotent' });
 } finally {
+  created.push(...(await admin.listTopics()).filter((t) => t.startsWith(prefix)));
   await admin.deleteTopics({ topics: created }).catch(() => undefined);
   await admin.disconnect();
 }

@@ -12,7 +12,7 @@ import { Partitioners, type Message, type PartitionMetadata, type Producer as Ka
 import { assertValidEvent, getContract, getField, type EventDataMap, type EventType } from '../contracts/index.ts';
 import { loadCatalog, type Catalog } from '../catalog/index.ts';
 import { BrokerUnavailableError, BusError, NotOwnerError, createKafka } from '../core/index.ts';
-import { createRegistry, encodeWire, subjectFor } from '../registry/index.ts';
+import { createRegistry, encodeFramed, subjectFor } from '../registry/index.ts';
 import { resolveProducerOptions, type ProducerOptions } from './options.ts';
 
 /** Where an acknowledged event was written. */
@@ -101,7 +101,10 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   const routes = new Map<string, Route>();
   let queue: Pending[] = [];
   let inFlight = 0; // accepted and not yet settled
-  const slotWaiters: Array<() => void> = [];
+  // FIFO of publishes waiting for a buffer slot; a head index instead of Array#shift,
+  // which is O(n) on long arrays and would make a large backlog quadratic.
+  let slotWaiters: Array<() => void> = [];
+  let slotHead = 0;
   let flushWaiters: Array<() => void> = [];
   let sending = false;
   let lingerTimer: NodeJS.Timeout | undefined;
@@ -180,7 +183,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   function buildMessage(type: string, r: Route, schemaId: number, partitions: number, data: Record<string, unknown>, po: PublishOptions | undefined): Pending['message'] & { id: string } {
     const id = data.eventId as string;
     const key = String(getField(data, r.keyField));
-    const value = encodeWire(schemaId, r.contract.avroType.toBuffer(data));
+    const value = encodeFramed(schemaId, r.contract.avroType, data);
     const headers: Record<string, string> = {
       ce_specversion: '1.0',
       ce_id: id,
@@ -191,23 +194,29 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       'content-type': 'application/avro',
     };
     if (po?.traceparent) headers.traceparent = po.traceparent;
-    const message = { key, value, headers, partition: 0, id };
-    message.partition = partitionFor({ topic: r.topic, partitionMetadata: partitionMetadata(partitions), message });
-    return message;
+    const partition = partitionFor({ topic: r.topic, partitionMetadata: partitionMetadata(partitions), message: { key, value } });
+    return { key, value, headers, partition, id };
   }
 
-  async function acquireSlot(): Promise<void> {
-    if (inFlight < opts.bufferMaxEvents && slotWaiters.length === 0) {
+  /** Takes a buffer slot; returns a promise only when the buffer is full (the fast path stays synchronous). */
+  function acquireSlot(): Promise<void> | undefined {
+    if (inFlight < opts.bufferMaxEvents && slotHead === slotWaiters.length) {
       inFlight++;
-      return;
+      return undefined;
     }
-    await new Promise<void>((res) => slotWaiters.push(res));
+    return new Promise<void>((res) => slotWaiters.push(res));
   }
 
   function releaseSlot(): void {
-    const next = slotWaiters.shift();
-    if (next) next(); // the slot passes on directly
-    else inFlight--;
+    if (slotHead < slotWaiters.length) {
+      const next = slotWaiters[slotHead]!;
+      slotWaiters[slotHead++] = undefined as never;
+      if (slotHead === slotWaiters.length) {
+        slotWaiters = [];
+        slotHead = 0;
+      }
+      next(); // the slot passes on directly
+    } else inFlight--;
   }
 
   function enqueue(p: Pending): void {
@@ -228,6 +237,9 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
         const batch = queue.length <= opts.batchMaxEvents ? queue : queue.slice(0, opts.batchMaxEvents);
         queue = queue.length <= opts.batchMaxEvents ? [] : queue.slice(opts.batchMaxEvents);
         await send(batch);
+        // Let the publishes that were waiting for the slots this batch freed enqueue
+        // before deciding whether there is more to send.
+        if (slotHead < slotWaiters.length || queue.length < opts.batchMaxEvents) await new Promise((r) => setImmediate(r));
       }
     } finally {
       sending = false;
@@ -295,7 +307,8 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     if (r.schemaId === undefined || r.partitions === undefined) {
       await Promise.all([r.schemaIdPromise, r.partitionsPromise]);
     }
-    await acquireSlot();
+    const full = acquireSlot();
+    if (full) await full;
     let message: ReturnType<typeof buildMessage>;
     try {
       message = buildMessage(type, r, r.schemaId!, r.partitions!, data, po);

@@ -37,6 +37,25 @@ export function encodeWire(schemaId: number, body: Buffer): Buffer {
   return out;
 }
 
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Encodes `data` with `type` straight into a Confluent-framed buffer: one
+ * allocation and one copy per message (the hot path of the SDK).
+ */
+export function encodeFramed(schemaId: number, type: { encode(val: unknown, buf: Buffer, pos?: number): number }, data: unknown): Buffer {
+  let end = type.encode(data, scratch, HEADER_BYTES);
+  if (end < 0) {
+    scratch = Buffer.allocUnsafe(Math.max(-end, scratch.length * 2));
+    end = type.encode(data, scratch, HEADER_BYTES);
+  }
+  scratch[0] = MAGIC_BYTE;
+  scratch.writeInt32BE(schemaId, 1);
+  const out = Buffer.allocUnsafe(end);
+  scratch.copy(out, 0, 0, end);
+  return out;
+}
+
 /** Why a message could not be decoded; part of the dead-letter headers. */
 export type DecodeFailure = 'magic-byte' | 'unknown-schema-id' | 'truncated' | 'avro' | 'unknown-record';
 

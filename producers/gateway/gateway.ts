@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { loadCatalog } from '../../catalog/index.ts';
 import { BrokerUnavailableError, BusError, createKafka, isBusError, readEndpoints, type ErrorCode, type Violation } from '../../core/index.ts';
@@ -54,7 +54,7 @@ export function httpStatusOf(code: ErrorCode): number {
   return STATUS_OF[code] ?? 500;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 const errorSchema = {
   $id: 'BusErrorBody',
@@ -209,7 +209,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   const app = Fastify({
     ...(log ? { loggerInstance: log } : { logger: false }),
     bodyLimit: opts.bodyLimitBytes,
-    disableRequestLogging: true,
+    // One log line per request, written in onResponse with the institution; Fastify's own pair is off.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
   });
@@ -341,7 +342,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       return reply.code(r.status).send(r.body);
     }
     if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
-      throw new BusError('BUS_ERR_BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      throw new BusError('BUS_ERR_BAD_REQUEST', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
     }
     const institution = req.principal!.institution;
     const hash = requestHash(route, req.body);

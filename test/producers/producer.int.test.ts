@@ -116,4 +116,10 @@ describe('producer SDK round trip through the real Kafka and registry', () => {
     const offsets = results.map((r) => BigInt(r.offset));
     for (let i = 1; i < offsets.length; i++) expect(offsets[i]! - offsets[i - 1]!).toBe(1n);
   });
+
+  // Regression: the SDK once pinned every message to partition 0.
+  it('spreads different keys over the topic partitions', async () => {
+    const results = await Promise.all(Array.from({ length: 60 }, () => producerFor('CONRED').publish('conred.incident.reported', sampleEvent('conred.incident.reported'))));
+    expect(new Set(results.map((r) => r.partition)).size).toBeGreaterThan(3);
+  });
 });

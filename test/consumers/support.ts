@@ -3,10 +3,11 @@
  * per test file, a raw publisher (to write exact bytes, poison included) and
  * polling helpers.
  */
+import net from 'node:net';
 import type { Admin, Producer as KafkaProducer } from 'kafkajs';
 import pg from 'pg';
 import { applyTopics, loadCatalog } from '../../catalog/index.ts';
-import { getContract, type EventDataMap, type EventType } from '../../contracts/index.ts';
+import { getContract, sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
 import { createKafka, databaseUrlFor, readEndpoints } from '../../core/index.ts';
 import { createRegistry, encodeWire, subjectFor } from '../../registry/index.ts';
 import { uniqueName } from '../support/names.ts';
@@ -27,6 +28,8 @@ export async function waitFor<T>(check: () => Promise<T>, timeoutMs = 30_000, wh
 
 export interface TestContext {
   readonly prefix: string;
+  /** Name of the test database. */
+  readonly database: string;
   readonly databaseUrl: string;
   readonly pool: pg.Pool;
   readonly admin: Admin;
@@ -34,6 +37,8 @@ export interface TestContext {
   topicOf(type: EventType): string;
   /** Publishes one event encoded exactly as the SDK does (CloudEvents headers), or raw bytes. */
   publish<T extends EventType>(type: T, data: EventDataMap[T]): Promise<void>;
+  /** Publishes many events in one request per topic. */
+  publishMany(events: readonly { type: EventType; data: EventDataMap[EventType] }[]): Promise<void>;
   publishRaw(topic: string, key: string, value: Buffer | null, headers?: Record<string, string>): Promise<void>;
   /** The registered schema id of `type` on its (prefixed) topic. */
   schemaId(type: EventType): Promise<number>;
@@ -75,8 +80,26 @@ export async function createTestContext(name: string): Promise<TestContext> {
     await producer.send({ topic, acks: -1, messages: [{ key, value, headers }] });
   };
 
+  const messageOf = async (type: EventType, data: EventDataMap[EventType]) => {
+    const c = getContract(type);
+    const d = data as unknown as Record<string, unknown>;
+    const key = String(d[catalog.keyFieldOf(type)]);
+    return {
+      topic: topicOf(type),
+      message: {
+        key,
+        value: encodeWire(await schemaId(type), c.avroType.toBuffer(data)),
+        headers: {
+          ce_specversion: '1.0', ce_id: String(d.eventId), ce_source: catalog.ownerOf(type), ce_type: type,
+          ce_time: String(d.occurredAt), ce_subject: key, 'content-type': 'application/avro',
+        },
+      },
+    };
+  };
+
   return {
     prefix,
+    database: id,
     databaseUrl,
     pool,
     admin,
@@ -84,13 +107,17 @@ export async function createTestContext(name: string): Promise<TestContext> {
     schemaId,
     publishRaw,
     async publish(type, data) {
-      const c = getContract(type);
-      const d = data as unknown as Record<string, unknown>;
-      const key = String(d[catalog.keyFieldOf(type)]);
-      await publishRaw(topicOf(type), key, encodeWire(await schemaId(type), c.avroType.toBuffer(data)), {
-        ce_specversion: '1.0', ce_id: String(d.eventId), ce_source: catalog.ownerOf(type), ce_type: type,
-        ce_time: String(d.occurredAt), ce_subject: key, 'content-type': 'application/avro',
-      });
+      const { topic, message } = await messageOf(type, data as EventDataMap[EventType]);
+      await producer.send({ topic, acks: -1, messages: [message] });
+    },
+    async publishMany(events) {
+      const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+      for (const e of events) {
+        const { topic, message } = await messageOf(e.type, e.data);
+        if (!byTopic.has(topic)) byTopic.set(topic, []);
+        byTopic.get(topic)!.push(message);
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     },
     async query(sql, params) {
       return (await pool.query(sql, params)).rows;
@@ -129,4 +156,56 @@ export async function drained(ctx: TestContext, groupId: string, topics: readonl
     }
   }
   return true;
+}
+
+/** `count` mixed events: mostly movements, plus incidents and alerts (distinct entities). */
+export function mixedEvents(count: number): { type: EventType; data: EventDataMap[EventType] }[] {
+  const types: EventType[] = ['igm.migratory-movement.recorded', 'igm.migratory-movement.recorded', 'conred.incident.reported', 'pgn.alba-keneth.activated', 'mingob.arrest-warrant.issued'];
+  return Array.from({ length: count }, (_, i) => {
+    const type = types[i % types.length]!;
+    return { type, data: sampleEvent(type) as EventDataMap[EventType] };
+  });
+}
+
+/** A TCP proxy in front of PostgreSQL that the test can take down (all sockets cut, connections refused) and bring back. */
+export async function createPgProxy(): Promise<{ url(database: string): string; down(): Promise<void>; up(): Promise<void>; close(): Promise<void> }> {
+  const target = new URL(readEndpoints().databaseUrl);
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port || 5432), target.hostname);
+        sockets.add(client).add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  await listen();
+  return {
+    url: (database) => `postgres://${target.username || 'postgres'}@127.0.0.1:${port}/${database}`,
+    async down() {
+      await new Promise<void>((r) => {
+        server!.close(() => r());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    up: listen,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => (server?.listening ? server.close(() => r()) : r()));
+    },
+  };
 }

@@ -1,0 +1,212 @@
+/**
+ * The projector's guarantees under faults, against the real Kafka, registry
+ * and PostgreSQL: a SIGKILL between the DB commit and the Kafka commit, poison
+ * messages, a PostgreSQL outage, and rebalance churn.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProjector, DEAD_LETTER_HEADERS, DEAD_LETTER_TOPIC, type Projector } from '../../consumers/index.ts';
+import { getContract, sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
+import { createKafka } from '../../core/index.ts';
+import { encodeWire } from '../../registry/index.ts';
+import { countRows, createPgProxy, createTestContext, drained, mixedEvents, waitFor, type TestContext } from './support.ts';
+
+const MAIN = fileURLToPath(new URL('../../consumers/projector-main.ts', import.meta.url));
+
+describe('projector under faults', () => {
+  let ctx: TestContext;
+  const projectors: Projector[] = [];
+  /** Every valid event published in this file: each test's fresh schema projects the topics from the beginning. */
+  const published: string[] = [];
+  let poisonMessages = 0;
+  const sourceTopics = () =>
+    ['conred.incident.reported', 'pgn.alba-keneth.activated', 'igm.migratory-movement.recorded', 'mingob.vehicle.reported-stolen', 'mingob.arrest-warrant.issued'].map((t) => ctx.topicOf(t as EventType));
+
+  beforeAll(async () => {
+    ctx = await createTestContext('test-projector');
+  });
+  afterAll(async () => {
+    for (const p of projectors) await p.stop();
+    await ctx?.close();
+  });
+
+  function start(groupId: string, extra: Partial<Parameters<typeof createProjector>[0]> = {}): Projector {
+    const p = createProjector({ databaseUrl: ctx.databaseUrl, topicPrefix: ctx.prefix, groupId, heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000, ...extra });
+    projectors.push(p);
+    return p;
+  }
+
+  async function distinctLogged(groupId: string, ids: readonly string[], schema = 'store'): Promise<number> {
+    const r = await ctx.query<{ n: number }>(`SELECT count(DISTINCT event_id)::int AS n FROM "${schema}".event_log WHERE event_id = ANY($1::uuid[])`, [ids]);
+    void groupId;
+    return r[0]!.n;
+  }
+
+  it('crash after the DB commit, before the Kafka commit (SIGKILL of a child process): after restart rows equal the distinct events', async () => {
+    const group = 'crash-test';
+    const events = mixedEvents(3_000);
+    await ctx.publishMany(events);
+    published.push(...events.map((e) => e.data.eventId));
+    const env = {
+      ...process.env,
+      DATABASE_URL: ctx.databaseUrl,
+      SNS_TOPIC_PREFIX: ctx.prefix,
+      PROJECTOR_GROUP_ID: group,
+      PROJECTOR_METRICS_PORT: '0',
+      LOG_LEVEL: 'silent',
+    };
+    const run = (extra: Record<string, string>) => {
+      const child = fork(MAIN, [], { env: { ...env, ...extra }, execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+      return { child, exit: new Promise<NodeJS.Signals | number | null>((r) => child.on('exit', (code, signal) => r(signal ?? code))) };
+    };
+
+    const first = run({ SNS_FAULT_KILL_AFTER_DB_COMMIT: '3' });
+    expect(await first.exit).toBe('SIGKILL');
+    const committed = await countRows(ctx, 'event_log');
+    expect(committed).toBeGreaterThan(0);
+    expect(committed).toBeLessThan(events.length);
+    // The killed member never committed to Kafka past the store's offsets.
+    const kafkaOffsets = await ctx.admin.fetchOffsets({ groupId: group, topics: sourceTopics() });
+    const stored = await ctx.query<{ topic: string; partition: number; next_offset: string }>('SELECT topic, partition, next_offset::text FROM store.consumer_offsets WHERE group_id = $1', [group]);
+    for (const t of kafkaOffsets) {
+      for (const p of t.partitions) {
+        const s = stored.find((x) => x.topic === t.topic && x.partition === p.partition);
+        if (p.offset !== '-1') expect(BigInt(p.offset)).toBeLessThanOrEqual(BigInt(s?.next_offset ?? '0'));
+      }
+    }
+
+    const second = run({});
+    try {
+      await waitFor(() => drained(ctx, group, sourceTopics()), 60_000, 'the restarted projector to drain');
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exit;
+    }
+    const ids = events.map((e) => e.data.eventId);
+    expect(await countRows(ctx, 'event_log')).toBe(events.length);
+    expect(await distinctLogged(group, ids)).toBe(events.length);
+    const movements = events.filter((e) => e.type === 'igm.migratory-movement.recorded').length;
+    expect(await countRows(ctx, 'migratory_movements')).toBe(movements);
+  }, 120_000);
+
+  it('poison messages go to the dead-letter topic with their headers, and later good messages are projected', async () => {
+    const schema = 'poison';
+    const group = 'poison-test';
+    const type = 'mingob.arrest-warrant.issued' as const;
+    const topic = ctx.topicOf(type);
+    const c = getContract(type);
+    const id = await ctx.schemaId(type);
+    const good = (overrides: Partial<EventDataMap[typeof type]> = {}) => sampleEvent(type, overrides);
+    const body = c.avroType.toBuffer(good());
+    const badCui = good({ person: { ...good().person, cui: '1680352240101' } });
+    await ctx.publishRaw(topic, 'w-1', Buffer.from('not avro at all'));
+    await ctx.publishRaw(topic, 'w-1', encodeWire(987_654_321, body));
+    await ctx.publishRaw(topic, 'w-1', encodeWire(id, body.subarray(0, body.length - 30)));
+    await ctx.publishRaw(topic, 'w-1', encodeWire(id, c.avroType.toBuffer(badCui)));
+    poisonMessages += 4;
+    const after = good({ warrantId: 'w-1' });
+    await ctx.publish(type, after);
+    published.push(after.eventId);
+
+    const projector = start(group, { schema, topics: ['sns.mingob.arrest-warrants.v1'] });
+    await projector.start();
+    await waitFor(async () => (await ctx.query('SELECT 1 FROM poison.arrest_warrants WHERE warrant_id = $1', ['w-1'])).length === 1, 30_000, 'the good warrant');
+
+    const dlq: KafkaMessage[] = [];
+    const consumer = createKafka({ clientId: 'test-dlq' }).consumer({ groupId: `${group}-dlq-reader` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: ctx.prefix + DEAD_LETTER_TOPIC, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void dlq.push(message) });
+    try {
+      await waitFor(async () => dlq.length >= 4, 30_000, 'four dead letters');
+    } finally {
+      await consumer.disconnect();
+    }
+    const h = (m: KafkaMessage, k: string) => m.headers?.[k]?.toString();
+    const letters = dlq.map((m) => ({
+      topic: h(m, DEAD_LETTER_HEADERS.topic), partition: h(m, DEAD_LETTER_HEADERS.partition), offset: h(m, DEAD_LETTER_HEADERS.offset),
+      code: h(m, DEAD_LETTER_HEADERS.code), reason: h(m, DEAD_LETTER_HEADERS.reason), message: h(m, DEAD_LETTER_HEADERS.message) ?? '',
+    })).sort((a, b) => Number(a.offset) - Number(b.offset));
+    expect(letters.map((l) => [l.code, l.reason])).toEqual([
+      ['BUS_ERR_DECODE', 'magic-byte'],
+      ['BUS_ERR_DECODE', 'unknown-schema-id'],
+      ['BUS_ERR_DECODE', 'truncated'],
+      ['BUS_ERR_VALIDATION', 'rule'],
+    ]);
+    for (const l of letters) {
+      expect(l.topic).toBe(topic);
+      expect(l.partition).toMatch(/^\d+$/);
+      expect(l.message).not.toContain('1680352240101'); // no personal data in the message
+      expect(l.message).not.toContain('Núñez');
+    }
+    expect(await ctx.query('SELECT error_code, reason FROM poison.dead_letters ORDER BY "offset"')).toHaveLength(4);
+  }, 90_000);
+
+  it('PostgreSQL outage mid-stream: no offset advances and nothing is dead-lettered; after recovery the lag drains to 0 with every event', async () => {
+    const schema = 'outage';
+    const group = 'outage-test';
+    const proxy = await createPgProxy();
+    try {
+      const projector = start(group, { schema, databaseUrl: proxy.url(ctx.database), storeRetryInitialMs: 100, storeRetryMaxMs: 1_000 });
+      await projector.start();
+      const first = mixedEvents(500);
+      await ctx.publishMany(first);
+      published.push(...first.map((e) => e.data.eventId));
+      await waitFor(() => drained(ctx, group, sourceTopics(), schema), 30_000, 'first drain');
+
+      // Kill the projector's backends, then keep the server unreachable while events keep coming.
+      await ctx.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND client_addr IS NOT NULL AND application_name = ''`, [ctx.database]);
+      await proxy.down();
+      const before = await ctx.query('SELECT topic, partition, next_offset::text FROM outage.consumer_offsets WHERE group_id = $1 ORDER BY 1, 2', [group]);
+      const second = mixedEvents(1_000);
+      await ctx.publishMany(second);
+      published.push(...second.map((e) => e.data.eventId));
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(await ctx.query('SELECT topic, partition, next_offset::text FROM outage.consumer_offsets WHERE group_id = $1 ORDER BY 1, 2', [group])).toEqual(before);
+      expect((await projector.metrics.getSingleMetricAsString('sns_projector_store_retries_total')).match(/ (\d+)$/m)?.[1]).not.toBe('0');
+
+      await proxy.up();
+      await waitFor(async () => (await projector.lag()).every((p) => p.lag === 0), 60_000, 'lag 0 after recovery');
+      expect(await distinctLogged(group, published, schema)).toBe(published.length);
+      expect(await countRows(ctx, 'event_log', schema)).toBe(published.length);
+      // Only the earlier poison messages were dead-lettered; the outage added none.
+      expect(await countRows(ctx, 'dead_letters', schema)).toBe(poisonMessages);
+      const dead = await projector.metrics.getSingleMetricAsString('sns_projector_dead_letters_total');
+      expect([...dead.matchAll(/ (\d+)$/gm)].reduce((sum, x) => sum + Number(x[1]), 0)).toBe(poisonMessages);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it('rebalance churn: members join and leave while N events are produced; exactly N rows', async () => {
+    const schema = 'churn';
+    const group = 'churn-test';
+    const events = mixedEvents(6_000);
+    published.push(...events.map((e) => e.data.eventId));
+    const a = start(group, { schema });
+    await a.start();
+    const producing = (async () => {
+      for (let i = 0; i < events.length; i += 300) {
+        await ctx.publishMany(events.slice(i, i + 300));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const b = start(group, { schema, migrate: false });
+    await b.start();
+    await new Promise((r) => setTimeout(r, 2_000));
+    const c = start(group, { schema, migrate: false });
+    await c.start();
+    await new Promise((r) => setTimeout(r, 2_000));
+    await a.stop();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await b.stop();
+    await producing;
+    await waitFor(() => drained(ctx, group, sourceTopics(), schema), 60_000, 'drain after churn');
+    expect(await countRows(ctx, 'event_log', schema)).toBe(published.length);
+    expect(await distinctLogged(group, published, schema)).toBe(published.length);
+    const movements = await ctx.query<{ n: number }>('SELECT count(*)::int AS n FROM churn.event_log WHERE event_type = $1', ['igm.migratory-movement.recorded']);
+    expect(await countRows(ctx, 'migratory_movements', schema)).toBe(movements[0]!.n);
+  }, 120_000);
+});

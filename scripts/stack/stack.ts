@@ -34,6 +34,13 @@ const CACHE_DIR = process.env.SNS_CACHE_DIR ?? join(homedir(), '.cache', 'sns-bu
 export const PORTS = {
   kafka: 9092,
   kafkaController: 9093,
+  /**
+   * A second plaintext listener that advertises the port of a test-controlled
+   * TCP proxy (kafkaChaosProxy), so a test can cut one client off the broker
+   * without stopping it for everybody (fault injection).
+   */
+  kafkaChaos: 9094,
+  kafkaChaosProxy: 9095,
   registry: 8081,
   registryManagement: 8091,
 } as const;
@@ -336,11 +343,11 @@ function kafkaProperties(dataDir: string): string {
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${PORTS.kafkaController}`,
-    `listeners=PLAINTEXT://127.0.0.1:${PORTS.kafka},CONTROLLER://127.0.0.1:${PORTS.kafkaController}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${PORTS.kafka}`,
+    `listeners=PLAINTEXT://127.0.0.1:${PORTS.kafka},CONTROLLER://127.0.0.1:${PORTS.kafkaController},CHAOS://127.0.0.1:${PORTS.kafkaChaos}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${PORTS.kafka},CHAOS://127.0.0.1:${PORTS.kafkaChaosProxy}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,CHAOS:PLAINTEXT',
     `log.dirs=${dataDir}`,
     'auto.create.topics.enable=false',
     'num.partitions=1',
@@ -370,8 +377,8 @@ export async function startKafka(e: Endpoints = readEndpoints()): Promise<void> 
     }
     throw stackError(`port ${PORTS.kafka} is taken by another process (${whoListens(PORTS.kafka)}); stop it or set KAFKA_BROKERS`);
   }
-  if (await portOpen(PORTS.kafkaController)) {
-    throw stackError(`port ${PORTS.kafkaController} (Kafka controller) is taken by another process (${whoListens(PORTS.kafkaController)})`);
+  for (const port of [PORTS.kafkaController, PORTS.kafkaChaos]) {
+    if (await portOpen(port)) throw stackError(`port ${port} (Kafka controller or chaos listener) is taken by another process (${whoListens(port)})`);
   }
   const java = findJava(17, 'KAFKA_JAVA_HOME');
   const libs = fetchKafka();

@@ -142,7 +142,8 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     const old = producer;
     producer = undefined;
     connecting = undefined;
-    await old?.disconnect().catch(() => undefined);
+    // Not awaited: disconnecting from an unreachable broker can hang past the delivery budget and would stall the send loop.
+    void old?.disconnect().catch(() => undefined);
   }
 
   let admin: ReturnType<typeof kafka.admin> | undefined;

@@ -1,0 +1,324 @@
+/**
+ * The file importer: publishes the rows of a delimited flat file (CSV, `;`,
+ * tab, `|`) as events, through the SDK, under the same contracts and rules.
+ *
+ * - Event ids are derived from the file's content hash, the event type and
+ *   the row number (UUID version 5 shape), so consumers see the same id for
+ *   the same row whatever happens.
+ * - A checkpoint in PostgreSQL (`import_progress`, keyed by file hash and
+ *   event type) holds the row up to which every row was acknowledged or
+ *   rejected; a re-run skips those rows, so a finished file publishes
+ *   nothing again and an interrupted one resumes where it stopped.
+ * - Invalid rows go to a rejects file: the original line, its row number and
+ *   the reasons in Spanish.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import type pg from 'pg';
+import { loadCatalog, type Catalog } from '../../catalog/index.ts';
+import { validateEvent, type EventType } from '../../contracts/index.ts';
+import { BusError, ConfigError, isBusError, type Logger } from '../../core/index.ts';
+import { createProducer, type Producer } from '../producer.ts';
+import { applyMapping, loadMapping, missingColumns, type Mapping } from './mapping.ts';
+import { spanishReason } from './reasons.ts';
+
+/** The encodings the importer tells apart. */
+export type FileEncoding = 'utf-8' | 'latin1';
+
+export interface ImportOptions {
+  /** The delimited file. */
+  file: string;
+  institution: string;
+  eventType: string;
+  /** A mapping, or the path of its YAML file. */
+  mapping: Mapping | string;
+  /** Pool of the database holding the ingest schema (checkpoints). */
+  pool: pg.Pool;
+  schema: string;
+  /** Producer to publish through; by default one is created (and closed) for `institution`. */
+  producer?: Producer;
+  topicPrefix?: string;
+  autoRegister?: boolean;
+  brokers?: readonly string[];
+  registryUrl?: string;
+  catalog?: Catalog;
+  logger?: Logger;
+  /** Rejects file; default `<file>.rechazos.csv`. */
+  rejectsFile?: string;
+  /** `auto` (default) detects UTF-8 vs Latin-1. */
+  encoding?: FileEncoding | 'auto';
+  /** Field delimiter; default the mapping's, else detected from the header line. */
+  delimiter?: string;
+  /** Called after each checkpoint and at the end. */
+  onProgress?: (p: ImportProgress) => void;
+  /** Stops reading new rows; in-flight rows are awaited and checkpointed. */
+  signal?: AbortSignal;
+  /** How often the checkpoint is written. */
+  checkpointEveryMs?: number;
+  /** Rows published but not yet acknowledged at most. */
+  maxInFlightRows?: number;
+}
+
+export interface ImportProgress {
+  total: number;
+  /** Rows dealt with so far (skipped + published + rejected). */
+  done: number;
+  published: number;
+  rejected: number;
+  skipped: number;
+}
+
+/** What an import did. */
+export interface ImportSummary extends ImportProgress {
+  file: string;
+  fileHash: string;
+  encoding: FileEncoding;
+  delimiter: string;
+  /** Data rows read (header excluded). */
+  read: number;
+  rejectsFile?: string;
+  /** Rows already done by earlier runs when this one started. */
+  resumedFrom: number;
+  /** True when the run was stopped before the end (signal or Kafka unavailable). */
+  interrupted: boolean;
+  /** Why it stopped early, in Spanish. */
+  stopReason?: string;
+}
+
+const ID_NAMESPACE = Buffer.from('6f1e2a4c9b7d4e0f8a3c5d7e9f1b2c4d', 'hex');
+
+/** A UUID (version 5 shape: SHA-1 of namespace and name) for `row` of a file. */
+export function rowEventId(fileHash: string, eventType: string, row: number): string {
+  const h = createHash('sha1').update(ID_NAMESPACE).update(`${fileHash}:${eventType}:${row}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/**
+ * UTF-8 when the bytes are valid UTF-8 (a BOM is dropped), else Latin-1
+ * (ISO-8859-1, every byte is a character). Pure-ASCII files are UTF-8.
+ */
+export function detectEncoding(bytes: Buffer): FileEncoding {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return 'utf-8';
+  } catch {
+    return 'latin1';
+  }
+}
+
+function decode(bytes: Buffer, encoding: FileEncoding): string {
+  const text = encoding === 'utf-8' ? bytes.toString('utf8') : bytes.toString('latin1');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** The most frequent of `,` `;` tab `|` in the header line, outside quotes. */
+export function detectDelimiter(text: string): string {
+  const end = text.search(/\r?\n/);
+  const header = (end < 0 ? text : text.slice(0, end)).replace(/"[^"]*"/g, '');
+  let best = ',';
+  let bestCount = 0;
+  for (const d of [',', ';', '\t', '|']) {
+    const n = header.split(d).length - 1;
+    if (n > bestCount) [best, bestCount] = [d, n];
+  }
+  return best;
+}
+
+function quote(s: string, delimiter: string): string {
+  return /["\r\n]/.test(s) || s.includes(delimiter) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Imports one file. Throws BUS_ERR_CONFIG (in Spanish) for a bad mapping,
+ * missing columns or an event type the institution does not own; a Kafka
+ * outage stops the run with `interrupted` (re-run to resume).
+ */
+export async function importFile(options: ImportOptions): Promise<ImportSummary> {
+  const catalog = options.catalog ?? loadCatalog();
+  const mapping = typeof options.mapping === 'string' ? loadMapping(options.mapping) : options.mapping;
+  const { eventType, institution } = options;
+  if (mapping.eventType !== undefined && mapping.eventType !== eventType) {
+    throw new ConfigError(`el mapeo es para ${mapping.eventType}, no para ${eventType}`);
+  }
+  if (!catalog.isDeclaredEventType(eventType)) {
+    throw new ConfigError(`tipo de evento desconocido "${eventType}"; los tipos son: ${catalog.eventTypes.join(', ')}`);
+  }
+  if (catalog.ownerOf(eventType) !== institution) {
+    const own = catalog.eventTypesOf(institution);
+    throw new ConfigError(
+      `${institution} no puede publicar ${eventType} (pertenece a ${catalog.ownerOf(eventType)}); ` +
+        (own.length ? `sus tipos son: ${own.join(', ')}` : `${institution} no tiene ningún tipo de evento en topics.yaml`),
+    );
+  }
+
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(options.file);
+  } catch {
+    throw new ConfigError(`no se puede leer el archivo ${options.file}`);
+  }
+  const fileHash = createHash('sha256').update(bytes).digest('hex');
+  const encoding = !options.encoding || options.encoding === 'auto' ? detectEncoding(bytes) : options.encoding;
+  const text = decode(bytes, encoding);
+  const delimiter = options.delimiter ?? mapping.delimiter ?? detectDelimiter(text);
+  let records: { record: string[]; raw: string }[];
+  try {
+    records = parse(text, { delimiter, raw: true, relax_column_count: true, skip_empty_lines: true }) as unknown as { record: string[]; raw: string }[];
+  } catch (err) {
+    throw new ConfigError(`el archivo no es un archivo delimitado válido (${(err as Error).message})`);
+  }
+  const header = (records.shift()?.record ?? []).map((h) => h.trim());
+  const missing = missingColumns(mapping, header);
+  if (missing.length) throw new ConfigError(`al archivo le faltan columnas del mapeo: ${missing.join(', ')} (encabezado: ${header.join(', ')})`);
+  const columnIndex = new Map(header.map((h, i) => [h, i]));
+  const columnOfField = new Map(mapping.fields.flatMap((f) => (f.column ? [[f.path, f.column] as const] : [])));
+  const total = records.length;
+
+  const table = `"${options.schema}".import_progress`;
+  await options.pool.query(
+    `INSERT INTO ${table} (file_hash, event_type, institution, file_name, total_rows) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (file_hash, event_type) DO NOTHING`,
+    [fileHash, eventType, institution, basename(options.file), total],
+  );
+  const prior = await options.pool.query<{ done_rows: number }>(`SELECT done_rows FROM ${table} WHERE file_hash = $1 AND event_type = $2`, [fileHash, eventType]);
+  const resumedFrom = Math.min(prior.rows[0]?.done_rows ?? 0, total);
+
+  const rejectsFile = options.rejectsFile ?? `${options.file}.rechazos.csv`;
+  let rejectsStarted = resumedFrom > 0 && existsSync(rejectsFile);
+  let pendingRejects: string[] = [];
+  function flushRejects(): void {
+    if (pendingRejects.length === 0) return;
+    if (!rejectsStarted) {
+      writeFileSync(rejectsFile, `${[...header.map((h) => quote(h, delimiter)), 'fila', 'motivos'].join(delimiter)}\n`, 'utf8');
+      rejectsStarted = true;
+    }
+    appendFileSync(rejectsFile, pendingRejects.join(''), 'utf8');
+    pendingRejects = [];
+  }
+
+  const ownProducer = !options.producer;
+  const producer =
+    options.producer ??
+    createProducer({
+      institution,
+      catalog,
+      topicPrefix: options.topicPrefix,
+      autoRegister: options.autoRegister,
+      brokers: options.brokers,
+      registryUrl: options.registryUrl,
+      logger: options.logger,
+    });
+
+  const progress: ImportProgress = { total, done: resumedFrom, published: 0, rejected: 0, skipped: resumedFrom };
+  let watermark = resumedFrom;
+  const doneAbove = new Set<number>();
+  let checkpointed = { watermark, published: 0, rejected: 0 };
+  function markDone(row: number): void {
+    doneAbove.add(row);
+    while (doneAbove.has(watermark + 1)) doneAbove.delete(++watermark);
+    progress.done++;
+  }
+  async function checkpoint(final = false): Promise<void> {
+    flushRejects();
+    const dp = progress.published - checkpointed.published;
+    const dr = progress.rejected - checkpointed.rejected;
+    checkpointed = { watermark, published: progress.published, rejected: progress.rejected };
+    await options.pool.query(
+      `UPDATE ${table} SET done_rows = GREATEST(done_rows, $3), published = published + $4, rejected = rejected + $5, updated_at = now(),
+              completed_at = CASE WHEN $3 >= total_rows THEN coalesce(completed_at, now()) ELSE completed_at END
+        WHERE file_hash = $1 AND event_type = $2`,
+      [fileHash, eventType, watermark, dp, dr],
+    );
+    if (final || options.onProgress) options.onProgress?.({ ...progress });
+  }
+
+  const checkpointEveryMs = options.checkpointEveryMs ?? 500;
+  const maxInFlight = options.maxInFlightRows ?? 5_000;
+  let lastCheckpoint = Date.now();
+  let inFlight = 0;
+  let slotFree: (() => void) | undefined;
+  let stopReason: string | undefined;
+  const all: Promise<void>[] = [];
+
+  try {
+    for (let i = resumedFrom; i < total; i++) {
+      if (options.signal?.aborted) {
+        stopReason = 'interrumpida por el operador';
+        break;
+      }
+      if (stopReason) break;
+      const row = i + 1;
+      const { record, raw } = records[i]!;
+      const { data, problems } = applyMapping(mapping, columnIndex, record);
+      data.eventId = rowEventId(fileHash, eventType, row);
+      data.occurredAt ??= new Date().toISOString();
+      const reasons = problems.map((p) => `campo ${p.path} (columna ${p.column}): ${p.reason}`);
+      const problemPaths = new Set(problems.map((p) => `/${p.path.replace(/\./g, '/')}`));
+      for (const v of validateEvent(eventType as EventType, data)) {
+        // A cell that could not be converted was left out; "required" for it says nothing new.
+        if (v.rule === 'required' && problemPaths.has(v.path)) continue;
+        reasons.push(spanishReason(v, (f) => columnOfField.get(f)));
+      }
+      if (reasons.length) {
+        pendingRejects.push(`${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(reasons.join(' | '), delimiter)}\n`);
+        progress.rejected++;
+        markDone(row);
+      } else {
+        inFlight++;
+        all.push(
+          producer.publish(eventType as EventType, data as never).then(
+            () => {
+              progress.published++;
+              markDone(row);
+            },
+            (err: unknown) => {
+              if (isBusError(err) && !err.retriable) {
+                pendingRejects.push(`${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
+                progress.rejected++;
+                markDone(row);
+              } else {
+                stopReason ??= `Kafka no confirmó la publicación (${isBusError(err) ? err.code : 'error'}); vuelva a ejecutar el mismo comando para reanudar`;
+              }
+            },
+          ).finally(() => {
+            inFlight--;
+            slotFree?.();
+          }),
+        );
+        if (inFlight >= maxInFlight) await new Promise<void>((res) => (slotFree = res));
+      }
+      if (Date.now() - lastCheckpoint >= checkpointEveryMs) {
+        lastCheckpoint = Date.now();
+        await checkpoint();
+      }
+    }
+    await Promise.all(all);
+    await checkpoint(true);
+  } finally {
+    if (ownProducer) await producer.close();
+  }
+  const interrupted = watermark < total;
+  options.logger?.info({ fileHash, eventType, institution, ...progress, interrupted }, 'import finished');
+  return {
+    file: options.file,
+    fileHash,
+    encoding,
+    delimiter,
+    read: total,
+    ...progress,
+    rejectsFile: rejectsStarted ? rejectsFile : undefined,
+    resumedFrom,
+    interrupted,
+    stopReason: interrupted ? (stopReason ?? 'filas sin confirmar') : undefined,
+  };
+}
+
+/** True when `err` is the importer's configuration error (bad mapping, columns, ownership). */
+export function isImportConfigError(err: unknown): err is BusError {
+  return isBusError(err, 'BUS_ERR_CONFIG');
+}

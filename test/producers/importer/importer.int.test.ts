@@ -1,0 +1,162 @@
+/**
+ * The file importer against the real Kafka, registry and PostgreSQL: a
+ * 10,000-row file with 5% bad rows publishes exactly the good rows once, even
+ * imported twice; an interrupted import resumes without doubles; Latin-1 and
+ * UTF-8 files are told apart; the CLI speaks Spanish.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectEncoding, importFile, loadMapping, rowEventId } from '../../../producers/importer/index.ts';
+import { createGatewayFixture, type GatewayFixture } from '../gateway/support.ts';
+
+const TYPE = 'mingob.vehicle.reported-stolen';
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const EXAMPLES = join(ROOT, 'producers/importer/examples');
+const MAPPING = join(EXAMPLES, 'vehiculos-robados.mapeo.yaml');
+const HEADER = 'placa;marca;linea;modelo;color;fecha_robo;departamento;municipio;lugar;denuncia;propietario;cui_propietario';
+const LETTERS = 'ABCDEFGHJKLMNPRSTVWXYZ';
+
+/** The bad-row kinds, one in twenty rows, and the Spanish reason each must produce. */
+const BAD_KINDS = [
+  { reason: 'no es una fecha y hora válida', apply: (c: string[]) => (c[5] = '31/02/2025 10:00') },
+  { reason: 'no es un código de departamento', apply: (c: string[]) => (c[6] = '23') },
+  { reason: 'no es un número entero', apply: (c: string[]) => (c[3] = 'dos mil') },
+  { reason: 'es obligatorio y falta', apply: (c: string[]) => (c[9] = '') },
+  { reason: 'el dígito verificador del CUI no coincide', apply: (c: string[]) => (c[11] = '1680352240101') },
+];
+
+function plate(i: number): string {
+  const l = (n: number) => LETTERS[n % LETTERS.length];
+  const k = Math.floor(i / 1000);
+  return `P${String(i % 1000).padStart(3, '0')}${l(k)}${l(Math.floor(k / 22))}${l(Math.floor(k / 484) + 7)}`;
+}
+
+/** A file of `n` rows; every 20th row (from `badOffset`) is bad, kinds in turn. Returns the text and the bad count. */
+function makeFile(n: number, seed: string, badOffset = 7): { text: string; bad: number } {
+  const lines = [HEADER];
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const cells = [plate(i), 'Toyota', 'Corolla', '2015', 'Gris', '01/12/2025 22:10', '1', '1', `Zona ${seed}`, `DEN-${seed}-${i}`, 'José Ángel Núñez', '1587564440904'];
+    if (i % 20 === badOffset) BAD_KINDS[bad++ % BAD_KINDS.length]!.apply(cells);
+    lines.push(cells.join(';'));
+  }
+  return { text: `${lines.join('\n')}\n`, bad };
+}
+
+let fx: GatewayFixture;
+let dir: string;
+let topic: string;
+
+beforeAll(async () => {
+  fx = await createGatewayFixture('importer', ['sns.mingob.stolen-vehicles.v1']);
+  topic = fx.topicOf(TYPE);
+  dir = mkdtempSync(join(tmpdir(), 'sns-import-'));
+});
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await fx?.close();
+});
+
+const common = () => ({ institution: 'MINGOB', eventType: TYPE, mapping: loadMapping(MAPPING), pool: fx.pool, schema: fx.schema, topicPrefix: fx.prefix, autoRegister: true });
+
+describe('importFile', () => {
+  it('10,000 rows with 5% bad: publishes exactly the good rows once, even imported twice; the rejects file names each reason', async () => {
+    const file = join(dir, 'vehiculos-10k.csv');
+    const { text, bad } = makeFile(10_000, 'a');
+    writeFileSync(file, text);
+    expect(bad).toBe(500);
+
+    const first = await importFile({ ...common(), file });
+    expect(first).toMatchObject({ read: 10_000, published: 9_500, rejected: 500, skipped: 0, interrupted: false, encoding: 'utf-8', delimiter: ';' });
+    expect(await fx.count(topic)).toBe(9_500);
+
+    const rejects = readFileSync(first.rejectsFile!, 'utf8').trim().split('\n');
+    expect(rejects[0]).toBe(`${HEADER};fila;motivos`);
+    expect(rejects).toHaveLength(501);
+    for (const kind of BAD_KINDS) expect(rejects.filter((l) => l.includes(kind.reason))).toHaveLength(100);
+    // The original row comes first, verbatim.
+    expect(rejects[1]!.startsWith(text.split('\n')[8]!)).toBe(true);
+    expect(rejects[1]).toContain(';8;');
+
+    const second = await importFile({ ...common(), file });
+    expect(second).toMatchObject({ read: 10_000, published: 0, rejected: 0, skipped: 10_000, interrupted: false, resumedFrom: 10_000 });
+    expect(await fx.count(topic)).toBe(9_500);
+  });
+
+  it('resumes after an interruption without publishing any row twice', async () => {
+    const file = join(dir, 'vehiculos-2k.csv');
+    const { text, bad } = makeFile(2_000, 'b');
+    writeFileSync(file, text);
+    const before = await fx.count(topic);
+    const abort = new AbortController();
+    const first = await importFile({
+      ...common(),
+      file,
+      signal: abort.signal,
+      checkpointEveryMs: 1,
+      maxInFlightRows: 100,
+      onProgress: (p) => {
+        if (p.done >= 600) abort.abort();
+      },
+    });
+    expect(first.interrupted).toBe(true);
+    expect(first.stopReason).toBe('interrumpida por el operador');
+    expect(first.done).toBeLessThan(2_000);
+
+    const second = await importFile({ ...common(), file });
+    expect(second.interrupted).toBe(false);
+    expect(second.resumedFrom).toBe(first.done);
+    expect(first.published + second.published).toBe(2_000 - bad);
+    expect(first.rejected + second.rejected).toBe(bad);
+    expect(await fx.count(topic)).toBe(before + 2_000 - bad);
+    expect(readFileSync(second.rejectsFile!, 'utf8').trim().split('\n')).toHaveLength(bad + 1);
+  });
+
+  it('tells Latin-1 from UTF-8 and publishes the same text from both', async () => {
+    const latin1 = readFileSync(join(EXAMPLES, 'vehiculos-robados.latin1.csv'));
+    const utf8 = readFileSync(join(EXAMPLES, 'vehiculos-robados.utf8.csv'));
+    expect(detectEncoding(latin1)).toBe('latin1');
+    expect(detectEncoding(utf8)).toBe('utf-8');
+    const file = join(dir, 'latin1.csv');
+    writeFileSync(file, latin1);
+    const before = await fx.count(topic);
+    const summary = await importFile({ ...common(), file });
+    expect(summary).toMatchObject({ encoding: 'latin1', read: 5, published: 2, rejected: 3 });
+    const records = await fx.read(topic, TYPE, before + 2);
+    const id = rowEventId(summary.fileHash, TYPE, 1);
+    const mine = records.find((r) => r.headers.ce_id === id)!;
+    expect((mine.data.owner as { fullName: string }).fullName).toBe('José Ángel Núñez Pérez');
+    expect(mine.data.stolenAt).toBe('2025-12-02T04:10:00.000Z');
+    expect((mine.data.location as { departmentCode: string }).departmentCode).toBe('01');
+  });
+
+  it('refuses an institution that does not own the event type, in Spanish', async () => {
+    await expect(importFile({ ...common(), institution: 'MINEX', file: join(EXAMPLES, 'vehiculos-robados.utf8.csv') })).rejects.toThrow(
+      'MINEX no puede publicar mingob.vehicle.reported-stolen (pertenece a MINGOB)',
+    );
+  });
+});
+
+describe('npm run import', () => {
+  it('prints a Spanish summary naming the detected encoding and exits 1 when rows were rejected', async () => {
+    const file = join(dir, 'cli-utf8.csv');
+    writeFileSync(file, readFileSync(join(EXAMPLES, 'vehiculos-robados.utf8.csv')));
+    const run = promisify(execFile);
+    const args = ['tsx', 'producers/importer/cli.ts', '--institution', 'MINGOB', '--type', TYPE, '--mapping', MAPPING, '--auto-register', file];
+    const env = { ...process.env, SNS_TOPIC_PREFIX: fx.prefix, INGEST_SCHEMA: fx.schema };
+    const err = await run('npx', args, { cwd: ROOT, env }).then(() => undefined, (e: { code: number; stdout: string }) => e);
+    expect(err?.code).toBe(1);
+    expect(err?.stdout).toContain('Codificación detectada: UTF-8');
+    expect(err?.stdout).toContain('Filas leídas: 5');
+    expect(err?.stdout).toContain('Publicadas: 2');
+    expect(err?.stdout).toContain('Rechazadas: 3');
+    const again = await run('npx', args, { cwd: ROOT, env });
+    expect(again.stdout).toContain('Omitidas (ya procesadas en una ejecución anterior): 5');
+  });
+});

@@ -4,7 +4,8 @@
  * PROJECTOR_METRICS_PORT (default 9464; 0 disables).
  *
  * Environment: DATABASE_URL, KAFKA_BROKERS, REGISTRY_URL, STORE_SCHEMA
- * (default `store`), PROJECTOR_GROUP_ID, SNS_TOPIC_PREFIX, LOG_LEVEL.
+ * (default `store`), PROJECTOR_GROUP_ID, PROJECTOR_CONCURRENCY (partitions
+ * processed at once), SNS_TOPIC_PREFIX, LOG_LEVEL.
  * Fault injection for tests only: SNS_FAULT_KILL_AFTER_DB_COMMIT=<n> SIGKILLs
  * the process right after its n-th database commit, before the Kafka commit.
  */
@@ -19,6 +20,7 @@ let commits = 0;
 const projector = createProjector({
   logger: log,
   ...(process.env.PROJECTOR_GROUP_ID ? { groupId: process.env.PROJECTOR_GROUP_ID } : {}),
+  ...(process.env.PROJECTOR_CONCURRENCY ? { partitionsConsumedConcurrently: Number(process.env.PROJECTOR_CONCURRENCY) } : {}),
   ...(killAfter > 0
     ? {
         afterDbCommit: () => {

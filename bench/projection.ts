@@ -1,0 +1,173 @@
+/**
+ * Projection figures (central store issue): drains an N-event backlog of
+ * mixed institution events through the projector service (a child process,
+ * so its RSS is its own) and measures, in the same run, the two ceilings it
+ * sits between: a no-op kafkajs eachBatch consumer over the same events, and
+ * COPY of the same envelope rows into a staging table.
+ */
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Admin } from 'kafkajs';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { applyTopics, loadCatalog } from '../catalog/index.ts';
+import { getContract, sampleEvent, type EventDataMap, type EventType } from '../contracts/index.ts';
+import { createKafka, databaseUrlFor, readEndpoints } from '../core/index.ts';
+import { migrate } from '../migrations/index.ts';
+import { createRegistry, encodeWire, subjectFor } from '../registry/index.ts';
+
+const MAIN = fileURLToPath(new URL('../consumers/projector-main.ts', import.meta.url));
+const MIX: EventType[] = [
+  'igm.migratory-movement.recorded', 'igm.migratory-movement.recorded', 'igm.migratory-movement.recorded', 'igm.migratory-movement.recorded',
+  'conred.incident.reported', 'conred.incident.reported', 'mingob.vehicle.reported-stolen', 'mingob.vehicle.reported-stolen',
+  'mingob.arrest-warrant.issued', 'pgn.alba-keneth.activated',
+];
+
+export interface ProjectionBenchOptions {
+  /** Topic prefix of this run (topics are created under it; the caller deletes them). */
+  prefix: string;
+  /** Backlog size. */
+  n: number;
+  admin: Admin;
+}
+
+export interface ProjectionBenchResult {
+  projectionEventsPerS: number;
+  rawConsumePerS: number;
+  pgCopyRowsPerS: number;
+  peakRssMb: number;
+  meanValueBytes: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the projection bench; creates and drops its own database. */
+export async function benchProjection(options: ProjectionBenchOptions): Promise<ProjectionBenchResult> {
+  const { prefix, n, admin } = options;
+  const endpoints = readEndpoints();
+  const catalog = loadCatalog();
+  const kafka = createKafka({ clientId: 'bench-projection' });
+  await applyTopics(catalog, { admin, prefix, only: ['sns.conred.incidents.v1', 'sns.pgn.alba-keneth.v1', 'sns.igm.migratory-movements.v1', 'sns.mingob.stolen-vehicles.v1', 'sns.mingob.arrest-warrants.v1', 'sns.st.dead-letter.v1'] });
+  const topics = [...new Set(MIX.map((t) => prefix + catalog.topicOf(t).name))];
+
+  // The backlog: valid events, pre-encoded like the SDK writes them.
+  const registry = createRegistry(endpoints.registryUrl);
+  const ids = new Map<EventType, number>();
+  for (const t of new Set(MIX)) {
+    const c = getContract(t);
+    ids.set(t, await registry.resolveId(subjectFor(prefix + catalog.topicOf(t).name, c.subjectRecordName), c.schema, { register: true }));
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const copyLines: string[] = [];
+  let valueBytes = 0;
+  const CHUNK = 5_000;
+  for (let i = 0; i < n; i += CHUNK) {
+    const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+    for (let j = i; j < Math.min(n, i + CHUNK); j++) {
+      const type = MIX[j % MIX.length]!;
+      const data = sampleEvent(type) as EventDataMap[EventType] & Record<string, unknown>;
+      const key = String(data[catalog.keyFieldOf(type)]);
+      const value = encodeWire(ids.get(type)!, getContract(type).avroType.toBuffer(data));
+      valueBytes += value.length;
+      const topic = prefix + catalog.topicOf(type).name;
+      if (!byTopic.has(topic)) byTopic.set(topic, []);
+      byTopic.get(topic)!.push({ key, value, headers: { ce_id: data.eventId, ce_source: catalog.ownerOf(type), ce_type: type, ce_time: data.occurredAt } });
+      copyLines.push(`${data.eventId}\t${type}\t${catalog.ownerOf(type)}\t${data.occurredAt}\t${topic}\t0\t${j}\t${ids.get(type)}\t${key}\n`);
+    }
+    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+  }
+  await producer.disconnect();
+
+  // Ceiling 1: a no-op kafkajs eachBatch consumer over the same events.
+  const raw = kafka.consumer({ groupId: `${prefix}raw`, maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024 });
+  await raw.connect();
+  await raw.subscribe({ topics, fromBeginning: true });
+  let seen = 0;
+  let rawStart = 0;
+  let rawEnd = 0;
+  await raw.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({ batch }) => {
+      if (rawStart === 0) rawStart = Date.now();
+      seen += batch.messages.length;
+      if (seen >= n && rawEnd === 0) rawEnd = Date.now();
+    },
+  });
+  while (rawEnd === 0) await sleep(50);
+  await raw.disconnect();
+  const rawConsumePerS = n / ((rawEnd - rawStart) / 1000);
+
+  // The projector as a service, in its own process, into a fresh database.
+  const database = `bench_projection_${Date.now().toString(36)}`;
+  const server = new pg.Client({ connectionString: endpoints.databaseUrl });
+  await server.connect();
+  await server.query(`CREATE DATABASE ${database}`);
+  const databaseUrl = databaseUrlFor(database);
+  await migrate({ databaseUrl });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  let projectionEventsPerS = 0;
+  let peakRssMb = 0;
+  let pgCopyRowsPerS = 0;
+  try {
+    const child = fork(MAIN, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: 'ignore',
+      env: { ...process.env, DATABASE_URL: databaseUrl, SNS_TOPIC_PREFIX: prefix, PROJECTOR_GROUP_ID: `${prefix}projector`, PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+    });
+    const progress = async () => Number((await pool.query<{ n: string }>(`SELECT coalesce(sum(next_offset), 0)::text AS n FROM store.consumer_offsets`)).rows[0]!.n);
+    const rss = () => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakRssMb = Math.max(peakRssMb, Number(m[1]) / 1024);
+      } catch {
+        /* process gone */
+      }
+    };
+    let t0 = 0;
+    let done0 = 0;
+    for (;;) {
+      rss();
+      const done = await progress();
+      if (t0 === 0 && done > 0) {
+        t0 = Date.now();
+        done0 = done;
+      }
+      if (done >= n) break;
+      await sleep(100);
+    }
+    projectionEventsPerS = (n - done0) / ((Date.now() - t0) / 1000);
+    rss();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('exit', r));
+
+    // Ceiling 2: COPY of the same envelope rows into a staging table.
+    const client = await pool.connect();
+    try {
+      await client.query('CREATE TABLE store.copy_staging (LIKE store.event_log INCLUDING DEFAULTS)');
+      const started = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        const stream = client.query(copyFrom('COPY store.copy_staging (event_id, event_type, source, occurred_at, topic, partition, "offset", schema_id, entity_key) FROM STDIN'));
+        stream.on('finish', resolve).on('error', reject);
+        let i = 0;
+        const write = () => {
+          let ok = true;
+          while (i < copyLines.length && ok) ok = stream.write(copyLines[i++]!);
+          if (i < copyLines.length) stream.once('drain', write);
+          else stream.end();
+        };
+        write();
+      });
+      pgCopyRowsPerS = n / ((Date.now() - started) / 1000);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+    await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await server.end();
+  }
+  return { projectionEventsPerS, rawConsumePerS, pgCopyRowsPerS, peakRssMb, meanValueBytes: valueBytes / n };
+}

@@ -9,6 +9,7 @@ import { createKafka, readEndpoints } from '../core/index.ts';
 import { KAFKA_VERSION, ROOT, stackUp } from '../scripts/stack/stack.ts';
 import { createReport, printReport, writeReport } from './figures.ts';
 import { javaPerf } from './java-perf.ts';
+import { benchProjection } from './projection.ts';
 import { benchSdk } from './sdk.ts';
 import { applyTopics, loadCatalog } from '../catalog/index.ts';
 
@@ -44,6 +45,13 @@ try {
   const sdk = await benchSdk({ prefix, topic: await benchTopic('raw-sendbatch'), n: records, recordSize: RECORD_SIZE, registryUrl: endpoints.registryUrl });
   report.add('raw_kafkajs_sendbatch_per_s', sdk.rawEventsPerS, 'events/s', null, { compareTo: ['java_producer_records_per_s'], note: `pre-encoded, ${Math.round(sdk.valueBytes)}-byte values, batches of 2000, idempotent, acks=all` });
   report.add('sdk_publish_events_per_s', sdk.sdkEventsPerS, 'events/s', 'raw_kafkajs_sendbatch_per_s', { compareTo: ['java_producer_records_per_s'], note: 'validate + encode + publish, acks=all, idempotent' });
+
+  // Central store (issue 6): the projector draining a backlog, beside its two ceilings measured in the same run.
+  const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });
+  report.add('raw_kafkajs_consume_per_s', projection.rawConsumePerS, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: 'no-op eachBatch consumer over the projection backlog' });
+  report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
+  report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling` });
+  report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
 } finally {
   created.push(...(await admin.listTopics()).filter((t) => t.startsWith(prefix)));
   await admin.deleteTopics({ topics: created }).catch(() => undefined);

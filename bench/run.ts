@@ -11,6 +11,7 @@ import { createReport, printReport, writeReport } from './figures.ts';
 import { javaPerf } from './java-perf.ts';
 import { benchProjection } from './projection.ts';
 import { benchSdk } from './sdk.ts';
+import { benchGateway } from './gateway.ts';
 import { applyTopics, loadCatalog } from '../catalog/index.ts';
 
 const RECORD_SIZE = 300;
@@ -45,6 +46,10 @@ try {
   const sdk = await benchSdk({ prefix, topic: await benchTopic('raw-sendbatch'), n: records, recordSize: RECORD_SIZE, registryUrl: endpoints.registryUrl });
   report.add('raw_kafkajs_sendbatch_per_s', sdk.rawEventsPerS, 'events/s', null, { compareTo: ['java_producer_records_per_s'], note: `pre-encoded, ${Math.round(sdk.valueBytes)}-byte values, batches of 2000, idempotent, acks=all` });
   report.add('sdk_publish_events_per_s', sdk.sdkEventsPerS, 'events/s', 'raw_kafkajs_sendbatch_per_s', { compareTo: ['java_producer_records_per_s'], note: 'validate + encode + publish, acks=all, idempotent' });
+
+  // Ingest gateway (issue 4): single events over keep-alive HTTP, 202 only after Kafka's ack; baseline the SDK.
+  const gw = await benchGateway({ prefix, durationS: Number(process.env.BENCH_GATEWAY_SECONDS ?? 10) });
+  report.add('gateway_events_per_s', gw.eventsPerS, 'events/s', 'sdk_publish_events_per_s', { note: `autocannon on loopback, ${gw.connections} keep-alive connections, one event per request; p50 ${gw.p50Ms} ms, p99 ${gw.p99Ms} ms, ${gw.non202} non-202` });
 
   // Central store (issue 6): the projector draining a backlog, beside its two ceilings measured in the same run.
   const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });

@@ -40,4 +40,5 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   { name: 'GATEWAY_DELIVERY_TIMEOUT_MS', default: '10000', description: 'How long the gateway waits for Kafka\'s acknowledgement before answering 503.' },
   { name: 'GATEWAY_API_KEY_CACHE_MS', default: '5000', description: 'How long a verified API key is cached; a revocation takes effect within it.' },
   { name: 'INGEST_SCHEMA', default: 'ingest', description: 'PostgreSQL schema of the gateway\'s API keys and idempotency records and the importer\'s checkpoints.' },
+  { name: 'BENCH_GATEWAY_SECONDS', default: '10', description: 'Duration of the gateway load run in `npm run bench`.' },
 ];

@@ -74,6 +74,11 @@ export interface StateTable {
   readonly name: string;
   readonly key: string;
   readonly columns: Readonly<Record<string, ColumnType>>;
+  /**
+   * Columns several event types set, merged by their own "as of" column
+   * (timestamptz, in `columns`) instead of the row's `last_occurred_at`.
+   */
+  readonly groups?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Columns every current-state table has for ordering and provenance. */
@@ -87,9 +92,10 @@ export const INCIDENTS: StateTable = {
     village: 'text', address_line: 'text', latitude: 'double precision', longitude: 'double precision',
     description: 'text', summary: 'text', started_at: 'timestamptz', reported_at: 'timestamptz', closed_at: 'timestamptz',
     people: 'jsonb', houses: 'jsonb', infrastructure: 'jsonb',
-    people_affected: 'integer', people_dead: 'integer', people_missing: 'integer',
+    people_affected: 'integer', people_dead: 'integer', people_missing: 'integer', details_as_of: 'timestamptz',
     ...ORDERING_COLUMNS,
   },
+  groups: { details_as_of: ['incident_type', 'department_code', 'municipality_code', 'village', 'address_line', 'latitude', 'longitude', 'description'] },
 };
 
 export const ALBA_KENETH_ALERTS: StateTable = {
@@ -224,7 +230,7 @@ export function contributionOf(event: StoredEvent): Contribution {
         table: INCIDENTS,
         row: {
           incident_id: d.incidentId, status: 'open', incident_type: d.incidentType, ...place(d.location),
-          description: n(d.description), started_at: d.startedAt, reported_at: d.occurredAt, ...counts(d), ...ordering(e),
+          description: n(d.description), details_as_of: d.occurredAt, started_at: d.startedAt, reported_at: d.occurredAt, ...counts(d), ...ordering(e),
         },
       };
     }
@@ -232,7 +238,7 @@ export function contributionOf(event: StoredEvent): Contribution {
       const d = event.data as IncidentUpdated;
       return {
         table: INCIDENTS,
-        row: { incident_id: d.incidentId, status: 'open', incident_type: d.incidentType, ...place(d.location), description: n(d.description), ...counts(d), ...ordering(e) },
+        row: { incident_id: d.incidentId, status: 'open', incident_type: d.incidentType, ...place(d.location), description: n(d.description), details_as_of: d.occurredAt, ...counts(d), ...ordering(e) },
       };
     }
     case 'conred.incident.closed': {
@@ -330,16 +336,23 @@ export function contributionOf(event: StoredEvent): Contribution {
 
 
 
+const time = (v: unknown) => (v === null || v === undefined ? Number.NEGATIVE_INFINITY : Date.parse(String(v)));
+
 /**
  * Merges two rows of the same entity: for each column the newer row's value
- * wins when it has one, else the older row's; ties go to `b` (later in the log).
+ * wins when it has one, else the older row's; ties go to `b` (later in the
+ * log). Columns of a group are judged by the group's own "as of" column.
  */
-export function mergeRows(a: Row, b: Row): Row {
-  const bNewer = Date.parse(String(b.last_occurred_at)) >= Date.parse(String(a.last_occurred_at));
+export function mergeRows(a: Row, b: Row, table?: StateTable): Row {
+  const bNewer = time(b.last_occurred_at) >= time(a.last_occurred_at);
   const [older, newer] = bNewer ? [a, b] : [b, a];
   const out: Row = { ...older };
   for (const [k, v] of Object.entries(newer)) if (v !== null && v !== undefined) out[k] = v;
-  out.first_occurred_at = Date.parse(String(a.first_occurred_at)) <= Date.parse(String(b.first_occurred_at)) ? a.first_occurred_at! : b.first_occurred_at!;
+  for (const [asOf, columns] of Object.entries(table?.groups ?? {})) {
+    const [gOld, gNew] = time(b[asOf]) >= time(a[asOf]) ? [a, b] : [b, a];
+    for (const c of [...columns, asOf]) out[c] = gNew[c] ?? gOld[c] ?? null;
+  }
+  out.first_occurred_at = time(a.first_occurred_at) <= time(b.first_occurred_at) ? a.first_occurred_at! : b.first_occurred_at!;
   out.last_occurred_at = newer.last_occurred_at!;
   out.last_event_id = newer.last_event_id!;
   return out;
@@ -365,7 +378,7 @@ export function projectBatch(events: readonly StoredEvent[]): ProjectedBatch {
     if (!rows) state.set(c.table, (rows = new Map()));
     const key = String(c.row[c.table.key]);
     const prev = rows.get(key);
-    rows.set(key, prev ? mergeRows(prev, c.row) : c.row);
+    rows.set(key, prev ? mergeRows(prev, c.row, c.table) : c.row);
   }
   return { state, movements };
 }

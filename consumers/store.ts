@@ -37,9 +37,16 @@ function upsertStatement(schema: string, table: StateTable, select: string, name
   let sql = upsertSql.get(cacheKey);
   if (sql) return sql;
   const newer = 'excluded.last_occurred_at >= t.last_occurred_at';
+  const groupOf = new Map<string, string>();
+  for (const [asOf, cols] of Object.entries(table.groups ?? {})) for (const c of cols) groupOf.set(c, asOf);
   const sets = Object.keys(table.columns)
     .filter((c) => c !== table.key)
     .map((c) => {
+      if (table.groups?.[c]) return `"${c}" = GREATEST(t."${c}", excluded."${c}")`;
+      const asOf = groupOf.get(c);
+      if (asOf) {
+        return `"${c}" = CASE WHEN t."${asOf}" IS NULL OR excluded."${asOf}" >= t."${asOf}" THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
+      }
       if (c === 'first_occurred_at') return `first_occurred_at = LEAST(t.first_occurred_at, excluded.first_occurred_at)`;
       if (c === 'last_occurred_at') return `last_occurred_at = GREATEST(t.last_occurred_at, excluded.last_occurred_at)`;
       if (c === 'last_event_id') return `last_event_id = CASE WHEN ${newer} THEN excluded.last_event_id ELSE t.last_event_id END`;

@@ -54,6 +54,8 @@ describe('projector: given / when / then per event type', () => {
     await publish(ev('conred.incident.updated', { incidentId: id, occurredAt: at(20), people: { affected: 500 } }));
     const [row] = await ctx.query('SELECT * FROM store.incidents WHERE incident_id = $1', [id]);
     expect(row).toMatchObject({ status: 'closed', people_affected: 7, summary: 'Evento finalizado.', last_event_id: closed.data.eventId });
+    // The late update is older than the closing but newer than the report: its description still wins.
+    expect(row!.description).toBe('Actualización de cifras.');
   });
 
   it('Alba-Keneth: given nothing, when activated, then an active alert indexed by normalised name and birth date', async () => {

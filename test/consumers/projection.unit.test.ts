@@ -1,0 +1,44 @@
+/**
+ * The projection as a pure function: folding is order-insensitive per entity
+ * (newest wins, older fills gaps), so a replay rebuilds the same state.
+ */
+import { describe, expect, it } from 'vitest';
+import { normalizeName, projectBatch, type ProjectedEventType, type StoredEvent } from '../../consumers/index.ts';
+import { sampleEvent, type EventDataMap } from '../../contracts/index.ts';
+
+let offset = 0;
+function stored<T extends ProjectedEventType>(type: T, data: EventDataMap[T]): StoredEvent {
+  return {
+    envelope: { eventId: data.eventId, eventType: type, source: 'TEST', occurredAt: data.occurredAt, topic: 't', partition: 0, offset: String(offset++), schemaId: 1, entityKey: 'k' },
+    data,
+  } as StoredEvent;
+}
+const at = (min: number) => new Date(Date.UTC(2026, 0, 1, 12, min)).toISOString();
+
+describe('projectBatch', () => {
+  it('given reported, closed and a late older update, then the fold is the same in any order', () => {
+    const reported = sampleEvent('conred.incident.reported', { occurredAt: at(0) });
+    const id = reported.incidentId;
+    const closed = sampleEvent('conred.incident.closed', { incidentId: id, occurredAt: at(20), people: { affected: 3 } });
+    const updated = sampleEvent('conred.incident.updated', { incidentId: id, occurredAt: at(10), people: { affected: 50 } });
+    const events = [stored('conred.incident.reported', reported), stored('conred.incident.closed', closed), stored('conred.incident.updated', updated)];
+    const rowOf = (evs: StoredEvent[]) => [...projectBatch(evs).state.values()][0]!.get(id)!;
+    const inOrder = rowOf(events);
+    expect(inOrder).toMatchObject({ status: 'closed', people_affected: 3, started_at: reported.startedAt, last_event_id: closed.eventId, first_occurred_at: at(0) });
+    expect(rowOf([events[2]!, events[1]!, events[0]!])).toEqual(inOrder);
+    expect(rowOf([events[1]!, events[0]!, events[2]!])).toEqual(inOrder);
+  });
+
+  it('keeps movements as history rows, one per event', () => {
+    const a = sampleEvent('igm.migratory-movement.recorded');
+    const b = sampleEvent('igm.migratory-movement.recorded');
+    const out = projectBatch([stored('igm.migratory-movement.recorded', a), stored('igm.migratory-movement.recorded', b)]);
+    expect(out.movements.map((m) => m.movement_id)).toEqual([a.movementId, b.movementId]);
+    expect(out.movements[0]).toMatchObject({ traveller_name_normalized: 'JOSE ANGEL NUNEZ PEREZ', traveller_birth_date: '1985-04-12' });
+  });
+
+  it('normalises names for matching: accents, case, punctuation and spacing', () => {
+    expect(normalizeName('  José  Ángel Núñez-Pérez ')).toBe('JOSE ANGEL NUNEZ PEREZ');
+    expect(normalizeName('')).toBeNull();
+  });
+});

@@ -113,7 +113,8 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   let pgCopyRowsPerS = 0;
   try {
     const child = fork(MAIN, [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_PROJECTOR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the projector.
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROJECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       stdio: 'ignore',
       env: { ...process.env, DATABASE_URL: databaseUrl, SNS_TOPIC_PREFIX: prefix, PROJECTOR_GROUP_ID: `${prefix}projector`, PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
     });

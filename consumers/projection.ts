@@ -66,8 +66,8 @@ export interface StoredEvent<T extends ProjectedEventType = ProjectedEventType> 
 /** PostgreSQL column types the projection writes (used to cast `unnest` arrays). */
 export type ColumnType = 'text' | 'integer' | 'double precision' | 'boolean' | 'date' | 'timestamptz' | 'jsonb' | 'uuid' | 'bigint';
 
-/** A row: column name → value (null = "this event does not say"). */
-export type Row = Record<string, string | number | boolean | null>;
+/** A row: column name → value (null = "this event does not say"; objects are jsonb). */
+export type Row = Record<string, string | number | boolean | null | object>;
 
 /** A current-state table: one row per entity, merged newest-wins. */
 export interface StateTable {
@@ -212,7 +212,7 @@ function place(l: Location): Row {
 
 function counts(d: IncidentReported | IncidentUpdated | IncidentClosed): Row {
   return {
-    people: JSON.stringify(d.people), houses: JSON.stringify(d.houses), infrastructure: JSON.stringify(d.infrastructure),
+    people: d.people, houses: d.houses, infrastructure: d.infrastructure,
     people_affected: n(d.people.affected), people_dead: n(d.people.dead), people_missing: n(d.people.missing),
   };
 }

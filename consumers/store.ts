@@ -1,7 +1,7 @@
 /**
  * Writing a projected batch and its offsets to PostgreSQL in one transaction,
  * and the offset bookkeeping (claims with fencing tokens). Every statement is
- * a multi-row `unnest` so a batch costs a handful of round trips whatever its size.
+ * a multi-row statement (one JSON recordset) so a batch costs a handful of round trips whatever its size.
  */
 import type pg from 'pg';
 import { BusError } from '../core/index.ts';
@@ -21,12 +21,14 @@ export function qualified(schema: string, table: string): string {
   return `"${schema}"."${table}"`;
 }
 
-/** Columns as `unnest($1::text[], $2::int[], …)` and the matching parameter arrays. */
-function unnestOf(columns: Readonly<Record<string, string>>, rows: readonly Row[]): { select: string; params: unknown[]; names: string } {
-  const names = Object.keys(columns);
-  const params = names.map((c) => rows.map((r) => (r[c] === undefined ? null : r[c])));
-  const select = `SELECT * FROM unnest(${names.map((c, i) => `$${i + 1}::${columns[c]}[]`).join(', ')})`;
-  return { select, params, names: names.map((c) => `"${c}"`).join(', ') };
+/**
+ * Rows as one JSON parameter read by `json_to_recordset`: one native
+ * JSON.stringify instead of escaping an array literal per column.
+ */
+function recordsetOf(columns: Readonly<Record<string, string>>, rows: readonly Row[]): { select: string; params: unknown[]; names: string } {
+  const names = Object.keys(columns).map((c) => `"${c}"`).join(', ');
+  const defs = Object.entries(columns).map(([c, type]) => `"${c}" ${type}`).join(', ');
+  return { select: `SELECT ${names} FROM json_to_recordset($1::json) AS x(${defs})`, params: [JSON.stringify(rows)], names };
 }
 
 const upsertSql = new Map<string, string>();
@@ -119,7 +121,7 @@ export async function writeBatch(
           partition: e.partition, offset: e.offset, schema_id: e.schemaId, entity_key: e.entityKey,
         } satisfies Row;
       });
-      const u = unnestOf(EVENT_LOG.columns, logRows);
+      const u = recordsetOf(EVENT_LOG.columns, logRows);
       const inserted = await client.query<{ event_id: string }>(
         `INSERT INTO ${qualified(schema, 'event_log')} (${u.names}) ${u.select} ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
         u.params,
@@ -137,12 +139,12 @@ export async function writeBatch(
       const projected = projectBatch(fresh);
       for (const [table, byKey] of projected.state) {
         const list = [...byKey.values()];
-        const u = unnestOf(table.columns, list);
+        const u = recordsetOf(table.columns, list);
         await client.query(upsertStatement(schema, table, u.select, u.names), u.params);
         rows += list.length;
       }
       if (projected.movements.length > 0) {
-        const u = unnestOf(MIGRATORY_MOVEMENTS.columns, projected.movements);
+        const u = recordsetOf(MIGRATORY_MOVEMENTS.columns, projected.movements);
         const r = await client.query(
           `INSERT INTO ${qualified(schema, MIGRATORY_MOVEMENTS.name)} (${u.names}) ${u.select} ON CONFLICT (movement_id) DO NOTHING`,
           u.params,

@@ -1,0 +1,288 @@
+/**
+ * The alert service (`npm run alerts`): consumes the institutions' topics,
+ * runs the rules engine, stores each alert once in PostgreSQL and publishes
+ * it to the ST alerts topic as Avro through the producer SDK. It also raises
+ * the escalation of Extreme alerts nobody acknowledged in time.
+ *
+ * Order of effects per batch: evaluate every event (in log order, so an
+ * activation and its deactivation in one batch see each other) → one
+ * PostgreSQL transaction inserts the alerts (unique identifier: duplicates
+ * vanish) → publish what is not yet published → mark published → commit the
+ * Kafka offsets. A crash anywhere repeats the batch harmlessly: inserts are
+ * no-ops and only unpublished alerts are published again.
+ */
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type pg from 'pg';
+import { loadCatalog, type Catalog } from '../../catalog/index.ts';
+import { getContract, LOGICAL_TYPES, type AlertIssued, type CapStatus, type EventType } from '../../contracts/index.ts';
+import { createKafka, readEndpoints, type Logger } from '../../core/index.ts';
+import { createProducer, type Producer } from '../../producers/index.ts';
+import { createDecoder, createRegistry, DecodeError } from '../../registry/index.ts';
+import { createCurrentState, createStorePool, DEFAULT_STORE_SCHEMA, PROJECTED_EVENT_TYPES } from '../index.ts';
+import { createProjectorBarrier } from './barrier.ts';
+import { createAlertEngine, type AlertEngine, type AlertHistory, type PriorAlert, type RaisedAlert, type SourceEvent, type StateLookups } from './engine.ts';
+import { ALERT_DEFAULTS, assertPositiveInts } from './options.ts';
+import { loadAlertRules, type AlertRules } from './rules.ts';
+import { createAlertStore, migrateAlerts, type AlertStore } from './store.ts';
+
+/** The CloudEvents extension header that marks a source event as a drill. */
+export const EXERCISE_HEADER = 'ce_snsexercise';
+
+/** Topics whose state the correlations read (the barrier waits for the projector on them). */
+const STATE_TOPICS = ['sns.pgn.alba-keneth.v1', 'sns.mingob.arrest-warrants.v1', 'sns.mingob.stolen-vehicles.v1'];
+
+export interface AlertServiceOptions {
+  /** PostgreSQL of the alerts schema and the store; defaults to DATABASE_URL. */
+  databaseUrl?: string;
+  /** Schema of alerts and webhooks; default ALERTS_SCHEMA or `alerts`. */
+  schema?: string;
+  /** Schema of the central store; default STORE_SCHEMA or `store`. */
+  storeSchema?: string;
+  /** Consumer group; default ALERTS_GROUP_ID or `sns-st-alerts`. A replay re-drive uses its own or none. */
+  groupId?: string;
+  /** The projector's group (correlation barrier); default PROJECTOR_GROUP_ID or `sns-st-projector`. */
+  projectorGroupId?: string;
+  topicPrefix?: string;
+  registryUrl?: string;
+  kafka?: Kafka;
+  catalog?: Catalog;
+  /** The rules; default loaded from ALERTS_RULES_FILE or alert-rules.yaml. */
+  rules?: AlertRules;
+  logger?: Logger;
+  /** Every alert is Exercise (replay re-drive, drills). */
+  forceExercise?: boolean;
+  /** Publish alerts to the alerts topic (default true). */
+  publish?: boolean;
+  /** Register the alert schema if missing (default: not in production). */
+  autoRegister?: boolean;
+  /** A new group starts at the beginning of the topics (default false: only new events raise alerts). */
+  fromBeginning?: boolean;
+  /** Run the alerts migrations at start (default true). */
+  migrate?: boolean;
+  raceWaitMs?: number;
+  racePollMs?: number;
+  escalateAfterMs?: number;
+  escalationCheckMs?: number;
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface AlertService {
+  readonly engine: AlertEngine;
+  /** Migrates, connects, starts consuming and the escalation check. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Evaluates, stores and publishes alerts for decoded events, as the consumer
+   * does (the replay re-drive calls this). Returns the alerts newly raised.
+   */
+  processEvents(events: readonly SourceEvent[], opts?: { waitForProjector?: boolean }): Promise<AlertIssued[]>;
+  /** Raises the escalations that are due now; returns how many. */
+  escalate(): Promise<number>;
+  /** The consumed topics (prefixed). */
+  readonly topics: readonly string[];
+}
+
+/** Creates the alert service. Throws BUS_ERR_CONFIG / BUS_ERR_ALERT_RULES_FILE at once; connects on `start()`. */
+export function createAlertService(options: AlertServiceOptions = {}): AlertService {
+  const env = process.env;
+  assertPositiveInts('createAlertService', {
+    raceWaitMs: options.raceWaitMs,
+    racePollMs: options.racePollMs,
+    escalateAfterMs: options.escalateAfterMs,
+    escalationCheckMs: options.escalationCheckMs,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+  });
+  const endpoints = readEndpoints();
+  const databaseUrl = options.databaseUrl ?? endpoints.databaseUrl;
+  const schema = options.schema ?? env.ALERTS_SCHEMA ?? ALERT_DEFAULTS.schema;
+  const storeSchema = options.storeSchema ?? env.STORE_SCHEMA ?? DEFAULT_STORE_SCHEMA;
+  const groupId = options.groupId ?? env.ALERTS_GROUP_ID ?? ALERT_DEFAULTS.groupId;
+  const projectorGroupId = options.projectorGroupId ?? env.PROJECTOR_GROUP_ID ?? ALERT_DEFAULTS.projectorGroupId;
+  const topicPrefix = options.topicPrefix ?? env.SNS_TOPIC_PREFIX ?? '';
+  const raceWaitMs = options.raceWaitMs ?? ALERT_DEFAULTS.raceWaitMs;
+  const escalateAfterMs = options.escalateAfterMs ?? Number(env.ALERTS_ESCALATE_AFTER_MS ?? ALERT_DEFAULTS.escalateAfterMs);
+  const escalationCheckMs = options.escalationCheckMs ?? ALERT_DEFAULTS.escalationCheckMs;
+  const publish = options.publish ?? true;
+  const rules = options.rules ?? loadAlertRules(env.ALERTS_RULES_FILE ?? 'alert-rules.yaml');
+  const engine = createAlertEngine({ rules });
+  const catalog = options.catalog ?? loadCatalog();
+  const log = options.logger?.child({ component: 'alerts', group: groupId });
+
+  const sourceTypes = PROJECTED_EVENT_TYPES.filter((t) => rules.rulesFor(t).length > 0);
+  const topics = [...new Set(sourceTypes.map((t) => topicPrefix + catalog.topicOf(t).name))];
+  const correlatedTypes = new Set(rules.rules.filter((r) => r.correlate).flatMap((r) => r.on));
+  const typeByRecord = new Map<string, EventType>();
+  const readerTypes = new Map<string, ReturnType<typeof getContract>['avroType']>();
+  for (const type of PROJECTED_EVENT_TYPES) {
+    const c = getContract(type);
+    typeByRecord.set(c.subjectRecordName, type);
+    readerTypes.set(c.subjectRecordName, c.avroType);
+  }
+  const decoder = createDecoder({ registry: createRegistry(options.registryUrl ?? endpoints.registryUrl), readerTypes, logicalTypes: LOGICAL_TYPES as never });
+
+  const kafka = options.kafka ?? createKafka({ clientId: `sns-alerts-${groupId}`, logger: options.logger });
+  let pool: pg.Pool | undefined;
+  let store: AlertStore | undefined;
+  let state: StateLookups | undefined;
+  let admin: Admin | undefined;
+  let consumer: Consumer | undefined;
+  let producer: Producer | undefined;
+  let barrier: ReturnType<typeof createProjectorBarrier> | undefined;
+  let escalationTimer: NodeJS.Timeout | undefined;
+  let started = false;
+
+  async function connect(): Promise<void> {
+    if (started) return;
+    started = true;
+    if (options.migrate ?? true) await migrateAlerts({ databaseUrl, schema, logger: options.logger });
+    pool = createStorePool(databaseUrl, 8);
+    store = createAlertStore(pool, schema);
+    state = createCurrentState(pool, { schema: storeSchema, nameFallback: rules.correlation.nameFallback });
+    admin = kafka.admin();
+    await admin.connect();
+    barrier = createProjectorBarrier({
+      admin,
+      pool,
+      storeSchema,
+      projectorGroupId,
+      topics: STATE_TOPICS.map((t) => topicPrefix + t),
+      maxWaitMs: raceWaitMs,
+      pollMs: options.racePollMs ?? ALERT_DEFAULTS.racePollMs,
+      logger: log,
+    });
+    if (publish) {
+      producer = createProducer({
+        institution: 'ST-CNS',
+        topicPrefix,
+        catalog,
+        kafka,
+        registryUrl: options.registryUrl ?? endpoints.registryUrl,
+        autoRegister: options.autoRegister ?? env.NODE_ENV !== 'production',
+        lingerMs: 1,
+        logger: options.logger,
+      });
+    }
+  }
+
+  /** History that also sees the alerts raised earlier in the same batch (not yet stored). */
+  function overlayHistory(base: AlertHistory, pending: RaisedAlert[]): AlertHistory {
+    return {
+      async activeFor(entityKey: string, status: CapStatus): Promise<PriorAlert[]> {
+        const cancelled = new Set(pending.flatMap((p) => p.cancels));
+        const stored = (await base.activeFor(entityKey, status)).filter((p) => !cancelled.has(p.identifier));
+        const seen = new Set(stored.map((p) => p.identifier));
+        const mine = pending
+          .filter((p) => p.entityKey === entityKey && p.alert.status === status && p.alert.msgType !== 'Cancel' && !cancelled.has(p.alert.identifier) && !seen.has(p.alert.identifier))
+          .map((p) => ({ identifier: p.alert.identifier, sender: p.alert.sender, sent: p.alert.sent, rule: p.alert.rule }));
+        return [...stored, ...mine];
+      },
+    };
+  }
+
+  async function publishAlerts(alerts: readonly AlertIssued[]): Promise<void> {
+    if (!producer || alerts.length === 0) return;
+    await Promise.all(alerts.map((a) => producer!.publish('st.alert.issued', a, { subject: a.identifier })));
+    await store!.markPublished(alerts.map((a) => a.identifier));
+  }
+
+  async function processEvents(events: readonly SourceEvent[], opts: { waitForProjector?: boolean } = {}): Promise<AlertIssued[]> {
+    await connect();
+    if ((opts.waitForProjector ?? true) && events.some((e) => correlatedTypes.has(e.type))) await barrier!.waitCaughtUp();
+    const pending: RaisedAlert[] = [];
+    const history = overlayHistory(store!.history(), pending);
+    for (const event of events) {
+      const raised = await engine.evaluate(event, { state: state!, history, forceExercise: options.forceExercise ?? false });
+      // An identifier seen twice in a batch (a producer retry duplicated the event) is raised once.
+      for (const r of raised) if (!pending.some((p) => p.alert.identifier === r.alert.identifier)) pending.push(r);
+    }
+    if (pending.length === 0) return [];
+    const unpublished = await store!.insert(pending);
+    await publishAlerts(unpublished);
+    for (const a of unpublished) log?.info({ identifier: a.identifier, rule: a.rule, status: a.status, msgType: a.msgType, severity: a.info.severity }, 'alert issued');
+    return unpublished;
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    const events: SourceEvent[] = [];
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      try {
+        const decoded = (message.value && decoder.decodeCached(message.value)) || (await decoder.decode(message.value));
+        const type = typeByRecord.get(decoded.recordName);
+        if (!type) continue;
+        const data = decoded.data as Record<string, unknown>;
+        const header = (k: string) => (message.headers?.[k] === undefined ? undefined : String(message.headers[k]));
+        events.push({
+          type,
+          data,
+          exercise: header(EXERCISE_HEADER) === 'true',
+          ref: { eventId: String(data.eventId), type, source: header('ce_source') ?? catalog.ownerOf(type), topic: batch.topic, partition: batch.partition, offset: message.offset },
+        });
+      } catch (err) {
+        // The projector dead-letters poison; the alert service only skips it.
+        if (!(err instanceof DecodeError)) throw err;
+        log?.warn({ topic: batch.topic, partition: batch.partition, offset: message.offset, code: err.code, reason: err.reason }, 'undecodable message skipped');
+      }
+    }
+    await processEvents(events);
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) resolveOffset(last.offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+
+  async function escalate(): Promise<number> {
+    await connect();
+    const due = await store!.dueEscalations(escalateAfterMs, 100);
+    let n = 0;
+    for (const original of due) {
+      const raised = engine.escalation(original, escalateAfterMs);
+      const unpublished = await store!.insert([{ ...raised, sourceInstitution: original.sourceEvents[0]?.source ?? 'ST-CNS' }], { escalationOf: original.identifier });
+      await publishAlerts(unpublished);
+      if (unpublished.length) log?.warn({ identifier: raised.alert.identifier, original: original.identifier }, 'unacknowledged Extreme alert escalated');
+      n += unpublished.length;
+    }
+    return n;
+  }
+
+  return {
+    engine,
+    topics,
+    processEvents,
+    escalate,
+    async start() {
+      await connect();
+      consumer = kafka.consumer({ groupId, retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 }, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: options.fromBeginning ?? false });
+      await consumer.run({
+        autoCommit: true,
+        autoCommitInterval: 1_000,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
+        eachBatch,
+      });
+      const tick = () => {
+        escalationTimer = setTimeout(() => {
+          escalate()
+            .catch((err: Error) => log?.warn({ err: err.message }, 'escalation check failed'))
+            .finally(() => {
+              if (escalationTimer) tick();
+            });
+        }, escalationCheckMs);
+      };
+      tick();
+      log?.info({ topics, schema, storeSchema }, 'alert service started');
+    },
+    async stop() {
+      const timer = escalationTimer;
+      escalationTimer = undefined;
+      clearTimeout(timer);
+      await consumer?.disconnect().catch(() => undefined);
+      await producer?.close().catch(() => undefined);
+      await admin?.disconnect().catch(() => undefined);
+      await pool?.end().catch(() => undefined);
+      log?.info('alert service stopped');
+    },
+  };
+}

@@ -139,6 +139,21 @@ export const ERROR_CODES = {
     meaning: 'An unexpected error inside a bus service (HTTP 500)',
     action: 'Retry; if it persists, report it with the time and request id from the logs',
   },
+  BUS_ERR_ALERT_RULES_FILE: {
+    retriable: false,
+    meaning: 'alert-rules.yaml is invalid',
+    action: 'Fix alert-rules.yaml at the listed paths and lines',
+  },
+  BUS_ERR_ALERT_NOT_FOUND: {
+    retriable: false,
+    meaning: 'No alert or webhook subscription has that identifier (HTTP 404)',
+    action: 'Check the identifier; list alerts with GET /v1/alerts',
+  },
+  BUS_ERR_WEBHOOK_URL_REJECTED: {
+    retriable: false,
+    meaning: 'A webhook URL is not https/http or resolves to a loopback, link-local, private or metadata address (HTTP 400)',
+    action: 'Register a public URL; for development only, set ALERTS_WEBHOOK_ALLOW_PRIVATE=true',
+  },
   BUS_ERR_STACK: {
     retriable: false,
     meaning: 'The local stack could not be started or checked',

@@ -265,12 +265,17 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
   }
 
   /** Decodes and validates a chunk; poison becomes dead letters, a registry outage throws (retried). */
-  async function decodeChunk(batch: Batch, messages: Batch['messages']) {
+  async function decodeChunk(batch: Batch, messages: Batch['messages'], refused: ReadonlyMap<string, string>) {
     const events: StoredEvent[] = [];
     const letters: { message: Batch['messages'][number]; row: DeadLetterRow }[] = [];
     const dead = (message: Batch['messages'][number], errorCode: string, reason: string, text: string) =>
       letters.push({ message, row: { topic: batch.topic, partition: batch.partition, offset: message.offset, errorCode, reason, message: text } });
     for (const message of messages) {
+      const refusal = refused.get(message.offset);
+      if (refusal !== undefined) {
+        dead(message, 'BUS_ERR_VALIDATION', 'store-rejected', refusal);
+        continue;
+      }
       let decoded;
       try {
         decoded = (message.value && decoder.decodeCached(message.value)) || (await decoder.decode(message.value));
@@ -313,14 +318,14 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
    * Projects one chunk in one transaction, retrying while the store is away.
    * Returns false when the chunk was not committed (stopping, stale, fenced).
    */
-  async function projectChunk(payload: EachBatchPayload, messages: Batch['messages'], c: Claim): Promise<boolean> {
+  async function projectChunk(payload: EachBatchPayload, messages: Batch['messages'], c: Claim, refused: ReadonlyMap<string, string>): Promise<boolean> {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const next = (BigInt(messages[messages.length - 1]!.offset) + 1n).toString();
     for (let attempt = 0; ; attempt++) {
       if (!isRunning() || isStale() || stopping) return false;
       try {
         const started = Date.now();
-        const { events, letters } = await decodeChunk(batch, messages);
+        const { events, letters } = await decodeChunk(batch, messages, refused);
         await sendDeadLetters(batch, letters);
         const client = await pool!.connect();
         let result;
@@ -363,6 +368,27 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     }
   }
 
+  /**
+   * Projects a chunk; when PostgreSQL refuses its data (SQLSTATE class 22 or
+   * 23, not an outage), finds the refused messages one by one and
+   * dead-letters them, so one bad row never stalls the partition.
+   */
+  async function projectIsolating(payload: EachBatchPayload, messages: Batch['messages'], c: Claim, refused = new Map<string, string>()): Promise<boolean> {
+    try {
+      return await projectChunk(payload, messages, c, refused);
+    } catch (err) {
+      const sqlState = (err as { code?: unknown }).code;
+      if (typeof sqlState !== 'string' || !/^(22|23)/.test(sqlState)) throw err;
+      if (messages.length === 1) {
+        refused.set(messages[0]!.offset, `PostgreSQL refused the projected row (SQLSTATE ${sqlState})`);
+        return projectChunk(payload, messages, c, refused);
+      }
+      log?.warn({ topic: payload.batch.topic, partition: payload.batch.partition, sqlState }, 'store refused a chunk; isolating the refused messages');
+      for (const message of messages) if (!(await projectIsolating(payload, [message], c, refused))) return false;
+      return true;
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const c = await claim(batch.topic, batch.partition);
@@ -374,7 +400,7 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     for (let i = 0; i < messages.length; i += opts.maxEventsPerTransaction) {
       if (!isRunning() || isStale()) return;
       const chunk = messages.slice(i, i + opts.maxEventsPerTransaction);
-      if (!(await projectChunk(payload, chunk, c))) return;
+      if (!(await projectIsolating(payload, chunk, c))) return;
       const last = chunk[chunk.length - 1]!.offset;
       resolveOffset(last);
       // Lag visibility only: the store's offsets are the truth.

@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProjector, DEAD_LETTER_HEADERS, DEAD_LETTER_TOPIC, type Projector } from '../../consumers/index.ts';
+import { createProjector, DEAD_LETTER_HEADERS, DEAD_LETTER_TOPIC, migrate, type Projector } from '../../consumers/index.ts';
 import { getContract, sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
 import { createKafka } from '../../core/index.ts';
 import { encodeWire } from '../../registry/index.ts';
@@ -143,6 +143,27 @@ describe('projector under faults', () => {
     }
     expect(await ctx.query('SELECT error_code, reason FROM poison.dead_letters ORDER BY "offset"')).toHaveLength(4);
   }, 90_000);
+
+  it('a row PostgreSQL refuses (constraint) is isolated and dead-lettered as store-rejected; its neighbours are projected', async () => {
+    const schema = 'refusal';
+    const group = 'refusal-test';
+    await migrate({ databaseUrl: ctx.databaseUrl, schema });
+    await ctx.query(`ALTER TABLE refusal.arrest_warrants ADD CONSTRAINT refuse_marked CHECK (warrant_id <> 'refuse-me')`);
+    const refused = sampleEvent('mingob.arrest-warrant.issued', { warrantId: 'refuse-me' });
+    const neighbour = sampleEvent('mingob.arrest-warrant.issued');
+    await ctx.publish('mingob.arrest-warrant.issued', refused);
+    await ctx.publish('mingob.arrest-warrant.issued', neighbour);
+    // Only this schema's constraint refuses it: every other store projects it.
+    published.push(refused.eventId, neighbour.eventId);
+    const projector = start(group, { schema, topics: ['sns.mingob.arrest-warrants.v1'] });
+    await projector.start();
+    await waitFor(() => drained(ctx, group, [ctx.topicOf('mingob.arrest-warrant.issued')], schema), 30_000, 'the warrants topic to drain');
+    expect(await ctx.query('SELECT 1 FROM refusal.arrest_warrants WHERE warrant_id = $1', [neighbour.warrantId])).toHaveLength(1);
+    const letters = await ctx.query<{ reason: string; message: string }>(`SELECT reason, message FROM refusal.dead_letters WHERE reason = 'store-rejected'`);
+    expect(letters).toEqual([{ reason: 'store-rejected', message: 'PostgreSQL refused the projected row (SQLSTATE 23514)' }]);
+    expect(await ctx.query('SELECT 1 FROM refusal.event_log WHERE event_id = $1', [refused.eventId])).toHaveLength(0);
+    await projector.stop();
+  }, 60_000);
 
   it('PostgreSQL outage mid-stream: no offset advances and nothing is dead-lettered; after recovery the lag drains to 0 with every event', async () => {
     const schema = 'outage';

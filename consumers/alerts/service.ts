@@ -15,7 +15,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { loadCatalog, type Catalog } from '../../catalog/index.ts';
 import { getContract, LOGICAL_TYPES, type AlertIssued, type CapStatus, type EventType } from '../../contracts/index.ts';
-import { createKafka, readEndpoints, type Logger } from '../../core/index.ts';
+import { BusError, createKafka, readEndpoints, type Logger } from '../../core/index.ts';
 import { createProducer, type Producer } from '../../producers/index.ts';
 import { createDecoder, createRegistry, DecodeError } from '../../registry/index.ts';
 import { createCurrentState, createStorePool, DEFAULT_STORE_SCHEMA, PROJECTED_EVENT_TYPES } from '../index.ts';
@@ -159,6 +159,8 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
         registryUrl: options.registryUrl ?? endpoints.registryUrl,
         autoRegister: options.autoRegister ?? env.NODE_ENV !== 'production',
         lingerMs: 1,
+        // `info.expires` lies in the future by design; the producer's clock-skew rule would refuse it.
+        maxFutureSkewMs: Math.ceil(rules.expiresAfterHours * 3_600_000) + 3_600_000,
         logger: options.logger,
       });
     }
@@ -181,8 +183,14 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
 
   async function publishAlerts(alerts: readonly AlertIssued[]): Promise<void> {
     if (!producer || alerts.length === 0) return;
-    await Promise.all(alerts.map((a) => producer!.publish('st.alert.issued', a, { subject: a.identifier })));
-    await store!.markPublished(alerts.map((a) => a.identifier));
+    const results = await Promise.allSettled(alerts.map((a) => producer!.publish('st.alert.issued', a, { subject: a.identifier })));
+    const published = alerts.filter((_, i) => results[i]!.status === 'fulfilled');
+    await store!.markPublished(published.map((a) => a.identifier));
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ alert: alerts[i]!, err: r.reason as unknown }] : []));
+    // A retriable failure (broker away) repeats the batch; a refused alert stays stored and delivered by the push server.
+    const retriable = failures.find((f) => !(f.err instanceof BusError) || f.err.retriable);
+    if (retriable) throw retriable.err;
+    for (const f of failures) log?.error({ identifier: f.alert.identifier, code: (f.err as BusError).code, err: (f.err as Error).message }, 'alert stored but refused by the alerts topic');
   }
 
   async function processEvents(events: readonly SourceEvent[], opts: { waitForProjector?: boolean } = {}): Promise<AlertIssued[]> {

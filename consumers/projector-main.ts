@@ -5,7 +5,7 @@
  *
  * Environment: DATABASE_URL, KAFKA_BROKERS, REGISTRY_URL, STORE_SCHEMA
  * (default `store`), PROJECTOR_GROUP_ID, PROJECTOR_CONCURRENCY (partitions
- * processed at once), SNS_TOPIC_PREFIX, LOG_LEVEL.
+ * processed at once), PROJECTOR_SESSION_TIMEOUT_MS, SNS_TOPIC_PREFIX, LOG_LEVEL.
  * Fault injection for tests only: SNS_FAULT_KILL_AFTER_DB_COMMIT=<n> SIGKILLs
  * the process right after its n-th database commit, before the Kafka commit.
  */
@@ -16,11 +16,13 @@ import { createProjector } from './projector.ts';
 const log = createLogger('projector');
 const killAfter = Number(process.env.SNS_FAULT_KILL_AFTER_DB_COMMIT ?? 0);
 let commits = 0;
+const sessionTimeoutMs = Number(process.env.PROJECTOR_SESSION_TIMEOUT_MS ?? 0);
 
 const projector = createProjector({
   logger: log,
   ...(process.env.PROJECTOR_GROUP_ID ? { groupId: process.env.PROJECTOR_GROUP_ID } : {}),
   ...(process.env.PROJECTOR_CONCURRENCY ? { partitionsConsumedConcurrently: Number(process.env.PROJECTOR_CONCURRENCY) } : {}),
+  ...(sessionTimeoutMs ? { sessionTimeoutMs, heartbeatIntervalMs: Math.max(100, Math.min(3_000, Math.floor(sessionTimeoutMs / 3))) } : {}),
   ...(killAfter > 0
     ? {
         afterDbCommit: () => {

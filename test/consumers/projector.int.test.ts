@@ -55,6 +55,8 @@ describe('projector under faults', () => {
       SNS_TOPIC_PREFIX: ctx.prefix,
       PROJECTOR_GROUP_ID: group,
       PROJECTOR_METRICS_PORT: '0',
+      // The killed member holds its partitions until its session expires: keep that short.
+      PROJECTOR_SESSION_TIMEOUT_MS: '6000',
       LOG_LEVEL: 'silent',
     };
     const run = (extra: Record<string, string>) => {

@@ -63,7 +63,7 @@ export interface StoredAlert {
   readonly cancelledBy: string | null;
 }
 
-const COLUMNS = `seq::text, identifier, status, severity, department_code, source_institution, alert, acked_at, acked_by, ack_note, escalated_at, cancelled_by`;
+const COLUMNS = `seq, identifier, status, severity, department_code, source_institution, alert, acked_at, acked_by, ack_note, escalated_at, cancelled_by`;
 
 interface Row {
   seq: string;

@@ -1,0 +1,193 @@
+/**
+ * The push server against a real PostgreSQL: SSE resume, webhook retries that
+ * survive a restart, 410, URL guard, auth. Alerts are written straight into the
+ * alerts schema (the alert service is covered by alerts.int.test.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleEvent } from '../../../contracts/index.ts';
+import { databaseUrlFor, readEndpoints } from '../../../core/index.ts';
+import {
+  buildPushServer,
+  createAlertEngine,
+  createAlertStore,
+  loadAlertRules,
+  migrateAlerts,
+  type AlertStore,
+  type PushServerOptions,
+  type StoredAlert,
+} from '../../../consumers/alerts/index.ts';
+import { uniqueName } from '../../support/names.ts';
+import { api, FAST_PUSH, sseClient, TOKEN, waitFor, webhookReceiver } from './support.ts';
+
+const engine = createAlertEngine({ rules: loadAlertRules() });
+const noState = { activeAlbaKeneth: async () => null, activeWarrants: async () => null, stolenVehicle: async () => null };
+const noHistory = { activeFor: async () => [] };
+
+let database: string;
+let databaseUrl: string;
+let pool: pg.Pool;
+let store: AlertStore;
+let app: FastifyInstance;
+let url: string;
+
+async function startPush(extra: PushServerOptions = {}): Promise<void> {
+  app = buildPushServer({ databaseUrl, ...FAST_PUSH, ...extra });
+  url = await app.listen({ host: '127.0.0.1', port: 0 });
+}
+
+/** Stores `n` Alba-Keneth alerts (Extreme, department 01) and `m` stolen-vehicle alerts (Moderate). */
+async function raise(n: number, m = 0): Promise<void> {
+  const raised = [];
+  for (let i = 0; i < n; i++) {
+    const ev = sampleEvent('pgn.alba-keneth.activated');
+    raised.push(...(await engine.evaluate({ type: 'pgn.alba-keneth.activated', data: ev as never, ref: { eventId: ev.eventId, type: 'pgn.alba-keneth.activated', source: 'PGN', topic: 't', partition: 0, offset: String(i) } }, { state: noState, history: noHistory })));
+  }
+  for (let i = 0; i < m; i++) {
+    const ev = sampleEvent('mingob.vehicle.reported-stolen');
+    raised.push(...(await engine.evaluate({ type: 'mingob.vehicle.reported-stolen', data: ev as never, ref: { eventId: ev.eventId, type: 'mingob.vehicle.reported-stolen', source: 'MINGOB', topic: 't', partition: 0, offset: String(i) } }, { state: noState, history: noHistory })));
+  }
+  await store.insert(raised);
+}
+
+beforeAll(async () => {
+  database = uniqueName('push').replace(/[^a-z0-9]/g, '_');
+  const admin = new pg.Client({ connectionString: readEndpoints().databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  databaseUrl = databaseUrlFor(database);
+  await migrateAlerts({ databaseUrl, schema: 'alerts' });
+  pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
+  store = createAlertStore(pool, 'alerts');
+  await startPush();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await pool?.end();
+  const admin = new pg.Client({ connectionString: readEndpoints().databaseUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+});
+
+describe('push server', () => {
+  it('refuses requests without a valid operator token, in Spanish', async () => {
+    const r = await fetch(`${url}/v1/alerts`, { headers: { authorization: 'Bearer nope' } });
+    expect(r.status).toBe(401);
+    expect(await r.json()).toMatchObject({ code: 'BUS_ERR_AUTH', message: expect.stringContaining('token de operador') });
+    expect((await fetch(`${url}/dashboard/`)).status).toBe(200);
+  });
+
+  it('SSE resumes with Last-Event-ID with no gap and no duplicate, while alerts keep arriving (regression: seq ordered as text past 9)', async () => {
+    const first = await sseClient(url);
+    await raise(5);
+    await waitFor(async () => first.alerts().length >= 5, 10_000, '5 alerts');
+    const lastSeen = first.events.filter((e) => e.event === 'alert')[2]!.id!; // drop after the 3rd
+    first.close();
+    // While disconnected, and while reconnecting, more alerts are stored.
+    const more = raise(20);
+    const resumed = await sseClient(url, { lastEventId: lastSeen });
+    await more;
+    const all = (await store.list({ limit: 500 })).map((a) => Number(a.seq)).filter((s) => s > Number(lastSeen)).sort((a, b) => a - b);
+    await waitFor(async () => resumed.alerts().length >= all.length, 10_000, 'resumed alerts');
+    await new Promise((r) => setTimeout(r, 300));
+    const got = resumed.events.filter((e) => e.event === 'alert').map((e) => Number(e.id));
+    expect(got).toEqual(all);
+    resumed.close();
+  });
+
+  it('SSE filters by severity and department', async () => {
+    const extreme = await sseClient(url, { query: 'severity=Extreme&department=01' });
+    const moderate = await sseClient(url, { query: 'severity=Moderate' });
+    await raise(2, 3);
+    await waitFor(async () => extreme.alerts().length >= 2 && moderate.alerts().length >= 3, 10_000, 'filtered alerts');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(extreme.alerts().every((a) => a.severity === 'Extreme' && a.departmentCode === '01')).toBe(true);
+    expect(moderate.alerts().every((a) => a.severity === 'Moderate')).toBe(true);
+    expect(extreme.alerts()).toHaveLength(2);
+    expect(moderate.alerts()).toHaveLength(3);
+    extreme.close();
+    moderate.close();
+    const bad = await fetch(`${url}/v1/alerts/stream?severity=Terrible`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(bad.status).toBe(400);
+  });
+
+  it('webhook: 500 three times then 200 gives one logical delivery with growing backoff, surviving a push-server restart', async () => {
+    const hook = await webhookReceiver((n) => ({ status: n <= 3 ? 500 : 200 }));
+    const reg = await api<{ id: string; secret: string }>(url, '/v1/webhooks', { method: 'POST', body: { url: hook.url, severities: ['Extreme'] } });
+    expect(reg.status).toBe(201);
+    await raise(1);
+    // Restart the push server after the second failed attempt: the retry state is in PostgreSQL.
+    await waitFor(async () => hook.received.length >= 2, 10_000, 'two attempts');
+    await app.close();
+    await startPush();
+    await waitFor(async () => hook.received.some((w) => w.status === 200), 15_000, 'delivery');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hook.received.map((w) => w.status)).toEqual([500, 500, 500, 200]);
+    const ids = new Set(hook.received.map((w) => w.headers['webhook-id']));
+    expect(ids.size).toBe(1); // one logical message, retried
+    for (const w of hook.received) expect(hook.verified(w, reg.body.secret)).toBe(true);
+    const gaps = hook.received.slice(1).map((w, i) => w.at - hook.received[i]!.at);
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]! * 1.2);
+    expect(gaps[2]!).toBeGreaterThan(gaps[1]! * 1.2);
+    const deliveries = await api<{ deliveries: { state: string; attempts: number }[] }>(url, `/v1/webhooks/${reg.body.id}/deliveries`);
+    expect(deliveries.body.deliveries).toEqual([expect.objectContaining({ state: 'delivered', attempts: 4 })]);
+    await api(url, `/v1/webhooks/${reg.body.id}`, { method: 'DELETE' });
+    await hook.close();
+  });
+
+  it('webhook: Retry-After is honoured; secret rotation signs with both secrets', async () => {
+    const hook = await webhookReceiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 }));
+    const reg = await api<{ id: string; secret: string }>(url, '/v1/webhooks', { method: 'POST', body: { url: hook.url, severities: ['Extreme'] } });
+    const rot = await api<{ secret: string }>(url, `/v1/webhooks/${reg.body.id}/secrets`, { method: 'POST', body: { graceSeconds: 3600 } });
+    expect(rot.status).toBe(201);
+    await raise(1);
+    await waitFor(async () => hook.received.length >= 2, 10_000, 'retry after Retry-After');
+    expect(hook.received[1]!.at - hook.received[0]!.at).toBeGreaterThanOrEqual(1_900);
+    const w = hook.received[1]!;
+    expect(w.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(hook.verified(w, reg.body.secret)).toBe(true);
+    expect(hook.verified(w, rot.body.secret)).toBe(true);
+    await api(url, `/v1/webhooks/${reg.body.id}`, { method: 'DELETE' });
+    await hook.close();
+  });
+
+  it('webhook: 410 disables the endpoint', async () => {
+    const hook = await webhookReceiver(() => ({ status: 410 }));
+    const reg = await api<{ id: string }>(url, '/v1/webhooks', { method: 'POST', body: { url: hook.url } });
+    await raise(1);
+    await waitFor(async () => (await api<{ active: boolean }>(url, `/v1/webhooks/${reg.body.id}`)).body.active === false, 10_000, 'disabled');
+    await raise(2);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(hook.received).toHaveLength(1);
+    expect((await api(url, `/v1/webhooks/${reg.body.id}`)).body).toMatchObject({ disabledReason: '410 Gone' });
+    await hook.close();
+  });
+
+  it('webhook URLs on loopback, link-local or metadata addresses are refused unless allowed', async () => {
+    const strict = buildPushServer({ databaseUrl, ...FAST_PUSH, allowPrivateWebhooks: false });
+    for (const target of ['http://127.0.0.1:9/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://localhost/x', 'http://metadata.google.internal/', 'ftp://example.org/']) {
+      const r = await strict.inject({ method: 'POST', url: '/v1/webhooks', headers: { authorization: `Bearer ${TOKEN}` }, payload: { url: target } });
+      expect(r.statusCode, target).toBe(400);
+      expect(r.json().code, target).toBe('BUS_ERR_WEBHOOK_URL_REJECTED');
+    }
+    await strict.close();
+  });
+
+  it('acknowledgement is recorded once and announced on SSE', async () => {
+    await raise(1);
+    const [latest] = (await api<{ alerts: StoredAlert[] }>(url, '/v1/alerts?limit=1')).body.alerts;
+    const client = await sseClient(url);
+    const ack = await api<StoredAlert>(url, `/v1/alerts/${latest!.identifier}/ack`, { method: 'POST', body: { note: 'visto' } });
+    expect(ack.status).toBe(200);
+    expect(ack.body.ack).toMatchObject({ by: 'Operadora de prueba', note: 'visto' });
+    await waitFor(async () => client.events.some((e) => e.event === 'ack'), 5_000, 'ack event');
+    const again = await api<StoredAlert>(url, `/v1/alerts/${latest!.identifier}/ack`, { method: 'POST', body: { note: 'otra' } });
+    expect(again.body.ack!.note).toBe('visto');
+    expect((await api(url, '/v1/alerts/SNS-ST-nope/ack', { method: 'POST', body: {} })).status).toBe(404);
+    client.close();
+  });
+});

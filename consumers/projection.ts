@@ -186,17 +186,23 @@ export function normalizeDocumentNumber(doc: string | null | undefined): string 
 
 const n = <T>(v: T): NonNullable<T> | null => (v ?? null) as NonNullable<T> | null;
 
+const PERSON_FIELDS = ['cui', 'document_type', 'document_number', 'full_name', 'name_normalized', 'birth_date', 'sex', 'nationality'] as const;
+const personKeys = new Map<string, readonly string[]>();
+
+/** The person columns under `prefix` (`child_cui`, …); key names are built once per prefix (hot path). */
 function person(prefix: string, p: PersonRef): Row {
-  return {
-    [`${prefix}_cui`]: n(p.cui),
-    [`${prefix}_document_type`]: n(p.documentType),
-    [`${prefix}_document_number`]: normalizeDocumentNumber(p.documentNumber),
-    [`${prefix}_full_name`]: p.fullName,
-    [`${prefix}_name_normalized`]: normalizeName(p.fullName),
-    [`${prefix}_birth_date`]: n(p.birthDate),
-    [`${prefix}_sex`]: n(p.sex),
-    [`${prefix}_nationality`]: n(p.nationality),
-  };
+  let k = personKeys.get(prefix);
+  if (!k) personKeys.set(prefix, (k = PERSON_FIELDS.map((f) => `${prefix}_${f}`)));
+  const row: Row = {};
+  row[k[0]!] = n(p.cui);
+  row[k[1]!] = n(p.documentType);
+  row[k[2]!] = normalizeDocumentNumber(p.documentNumber);
+  row[k[3]!] = p.fullName;
+  row[k[4]!] = normalizeName(p.fullName);
+  row[k[5]!] = n(p.birthDate);
+  row[k[6]!] = n(p.sex);
+  row[k[7]!] = n(p.nationality);
+  return row;
 }
 
 function ordering(e: EventEnvelope): Row {

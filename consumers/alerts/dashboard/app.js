@@ -4,6 +4,8 @@
   'use strict';
   var SEV = { Extreme: 'Extrema', Severe: 'Grave', Moderate: 'Moderada', Minor: 'Menor', Unknown: 'Desconocida' };
   var MSG = { Alert: 'Alerta', Update: 'Actualización', Cancel: 'Cancelación', Ack: 'Acuse', Error: 'Error' };
+  var URG = { Immediate: 'Inmediata', Expected: 'Esperada', Future: 'Futura', Past: 'Pasada', Unknown: 'Desconocida' };
+  var CERT = { Observed: 'Observada', Likely: 'Probable', Possible: 'Posible', Unlikely: 'Improbable', Unknown: 'Desconocida' };
   var STATUS = { Actual: 'Real', Exercise: 'Simulacro', System: 'Sistema', Test: 'Prueba', Draft: 'Borrador' };
   var state = { token: sessionStorage.getItem('st-token') || '', alerts: new Map(), order: [], lastSeq: null, selected: null, abort: null, retryMs: 2000 };
   var $ = function (id) { return document.getElementById(id); };
@@ -67,7 +69,7 @@
       (a.info.instruction ? '<p><strong>Instrucción:</strong> ' + esc(a.info.instruction) + '</p>' : '') +
       '<dl><dt>Identificador</dt><dd><code>' + esc(a.identifier) + '</code></dd>' +
       '<dt>Emitida</dt><dd>' + esc(when(a.sent)) + '</dd>' +
-      '<dt>Urgencia / certeza</dt><dd>' + esc(a.info.urgency) + ' / ' + esc(a.info.certainty) + '</dd>' +
+      '<dt>Urgencia / certeza</dt><dd>' + esc(URG[a.info.urgency] || a.info.urgency) + ' / ' + esc(CERT[a.info.certainty] || a.info.certainty) + '</dd>' +
       '<dt>Área</dt><dd>' + esc(a.area.areaDesc) + (a.area.departmentCode ? ' (depto. ' + esc(a.area.departmentCode) + ')' : '') + '</dd>' +
       '<dt>Regla</dt><dd>' + esc(a.rule) + '</dd>' +
       '<dt>Referencias</dt><dd>' + (a.references && a.references.length ? a.references.map(esc).join('<br>') : '—') + '</dd>' +

@@ -219,6 +219,8 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
             if (v.length > maxLength) return push(ctx, prefix + path, tooLong, 'text.too-long');
             if (!isWellFormed(v))
               return push(ctx, prefix + path, 'must be well-formed Unicode (lone surrogate)', 'text.encoding');
+            // PostgreSQL text cannot hold NUL, and no institution means one: reject it at the edge.
+            if (v.includes('\u0000')) return push(ctx, prefix + path, 'must not contain NUL characters', 'text.nul');
             if (rule) rule(v, ctx, prefix);
           };
         }

@@ -259,9 +259,9 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     }
     let timer: NodeJS.Timeout | undefined;
     try {
-      const kp = await getProducer();
+      // The budget covers connecting too: a broker that is away must not hold a publish past it.
       const metadata = await Promise.race([
-        kp.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+        getProducer().then((kp) => kp.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no acknowledgement within ${opts.deliveryTimeoutMs} ms`)), opts.deliveryTimeoutMs);
         }),

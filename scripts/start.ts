@@ -14,14 +14,10 @@ import { applyTopics, formatApplyReport, loadCatalog } from '../catalog/index.ts
 import { migrate } from '../consumers/index.ts';
 import { createKafka, createLogger, isBusError } from '../core/index.ts';
 import { registerSchemas } from './schemas-register.ts';
+import { SERVICES } from './services.ts';
 import { ROOT, stackUp } from './stack/stack.ts';
 
-/** Every long-lived service of the bus. A service that is not here does not run. */
-export const SERVICES = [
-  { name: 'projector', script: 'consumers/projector-main.ts', what: 'events → central PostgreSQL store' },
-  { name: 'query-api', script: 'consumers/query-api-main.ts', what: 'read-only query API (http://127.0.0.1:8090/docs)' },
-  { name: 'gateway', script: 'producers/gateway/main.ts', what: 'HTTP ingest gateway (http://127.0.0.1:8080/docs)' },
-] as const;
+
 
 const log = createLogger('start');
 

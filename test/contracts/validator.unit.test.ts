@@ -342,6 +342,11 @@ describe('text rules', () => {
     ]);
   });
 
+  it('rejects NUL characters, which PostgreSQL text cannot store', () => {
+    const e = withChange('pgn.alba-keneth.activated', (e) => (e.physicalDescription = 'antes\u0000después'));
+    expect(violationsOf('pgn.alba-keneth.activated', e)).toEqual(['/physicalDescription text.nul']);
+  });
+
   it('optional texts, when given, are not empty either; urls and phones have a shape', () => {
     const e = withChange('pgn.alba-keneth.activated', (e) => {
       e.homeAddress = { ...e.homeAddress, village: '' };

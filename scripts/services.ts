@@ -3,4 +3,6 @@ export const SERVICES = [
   { name: 'projector', script: 'consumers/projector-main.ts', what: 'events → central PostgreSQL store' },
   { name: 'query-api', script: 'consumers/query-api-main.ts', what: 'read-only query API (http://127.0.0.1:8090/docs)' },
   { name: 'gateway', script: 'producers/gateway/main.ts', what: 'HTTP ingest gateway (http://127.0.0.1:8080/docs)' },
+  { name: 'alerts', script: 'consumers/alerts/alerts-main.ts', what: 'alert rules and cross-institution correlation → sns.st.alerts.v1' },
+  { name: 'push', script: 'consumers/alerts/push-main.ts', what: 'alerts to the ST: SSE, webhooks, CAP XML, dashboard (http://127.0.0.1:8091/)' },
 ] as const;

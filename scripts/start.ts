@@ -57,10 +57,12 @@ try {
   await prepare();
   if (process.argv.includes('--stack-only')) process.exit(0);
   const env = { ...process.env };
-  if (!env.QUERY_API_TOKENS) {
-    // Local convenience only: production sets its own tokens.
-    env.QUERY_API_TOKENS = `dev-${randomBytes(12).toString('hex')}`;
-    say(`QUERY_API_TOKENS not set: this run's query API token is ${env.QUERY_API_TOKENS}`);
+  // Local convenience only: production sets its own tokens.
+  for (const [name, what] of [['QUERY_API_TOKENS', 'query API'], ['ALERTS_API_TOKENS', 'push server (dashboard, acknowledgements)']] as const) {
+    if (!env[name]) {
+      env[name] = `dev-${randomBytes(12).toString('hex')}`;
+      say(`${name} not set: this run's ${what} token is ${env[name]}`);
+    }
   }
   const children = SERVICES.map((s) => {
     say(`starting ${s.name}: ${s.what}`);

@@ -93,7 +93,7 @@ export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Par
     return n;
   };
   const out = {
-    host: env.GATEWAY_HOST ?? '0.0.0.0',
+    host: env.GATEWAY_HOST ?? '127.0.0.1',
     port: int('GATEWAY_PORT') ?? 8080,
     bodyLimitBytes: int('GATEWAY_BODY_LIMIT_BYTES'),
     batchMaxItems: int('GATEWAY_BATCH_MAX_ITEMS'),

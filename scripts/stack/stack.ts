@@ -42,7 +42,7 @@ export const PORTS = {
   kafkaChaos: 9094,
   kafkaChaosProxy: 9095,
   registry: 8081,
-  registryManagement: 8091,
+  registryManagement: 8089,
 } as const;
 
 /** JVM heap caps: the stack must fit a 2-core, 24 GiB machine beside the tests. */

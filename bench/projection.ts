@@ -119,7 +119,8 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   try {
     const child = fork(MAIN, [], {
       // BENCH_PROJECTOR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the projector.
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROJECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+      // The same heap cap as `npm run projector`: memory stays bounded whatever the backlog.
+      execArgv: ['--max-old-space-size=384', '--import', 'tsx', ...(process.env.BENCH_PROJECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       stdio: 'ignore',
       env: { ...process.env, DATABASE_URL: databaseUrl, SNS_TOPIC_PREFIX: prefix, PROJECTOR_GROUP_ID: `${prefix}projector`, PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
     });

@@ -86,6 +86,8 @@ export interface AlertEngine {
   readonly rules: AlertRules;
   /** The alerts `event` raises under the rules; empty when none applies. */
   evaluate(event: SourceEvent, context: EvaluationContext): Promise<RaisedAlert[]>;
+  /** Entities whose earlier alerts `evaluate` may look up for `event` (not those of correlations), for prefetching. */
+  entityKeysOf(event: SourceEvent): string[];
   /** The escalation of an unacknowledged Extreme alert (raised once per alert). */
   escalation(original: AlertIssued, unacknowledgedForMs: number, now?: Date): RaisedAlert;
 }
@@ -251,6 +253,10 @@ export function createAlertEngine(options: { rules: AlertRules; catalogs?: Catal
 
   return {
     rules,
+    entityKeysOf(event) {
+      const data = event.data as Record<string, unknown>;
+      return rules.rulesFor(event.type).filter((r) => !r.correlate && matches(r, data)).map((r) => render(r.entity, {}, data, null));
+    },
     async evaluate(event, context) {
       const out: RaisedAlert[] = [];
       const status: CapStatus = context.forceExercise || event.exercise ? 'Exercise' : 'Actual';

@@ -132,7 +132,7 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
   const departmentNames = new Map(loadCatalogs().departments.entries.map((d) => [d.code, d.name]));
   const s = `"${schema}"`;
 
-  const app = Fastify({ logger: false, disableRequestLogging: true });
+  const app = Fastify({ logger: false });
   const operatorOf = new WeakMap<FastifyRequest, string>();
 
   app.addHook('onRequest', async (req, reply) => {

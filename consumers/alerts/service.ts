@@ -130,6 +130,11 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
   let barrier: ReturnType<typeof createProjectorBarrier> | undefined;
   let escalationTimer: NodeJS.Timeout | undefined;
   let started = false;
+  let outboxRunning: Promise<void> | undefined;
+  let outboxAgain = false;
+  let outboxTimer: NodeJS.Timeout | undefined;
+  /** Alerts the alerts topic refused (a bug, logged once); not retried by this process. */
+  const refused = new Set<string>();
 
   async function connect(): Promise<void> {
     if (started) return;
@@ -187,17 +192,65 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
     const published = alerts.filter((_, i) => results[i]!.status === 'fulfilled');
     await store!.markPublished(published.map((a) => a.identifier));
     const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ alert: alerts[i]!, err: r.reason as unknown }] : []));
-    // A retriable failure (broker away) repeats the batch; a refused alert stays stored and delivered by the push server.
-    const retriable = failures.find((f) => !(f.err instanceof BusError) || f.err.retriable);
-    if (retriable) throw retriable.err;
-    for (const f of failures) log?.error({ identifier: f.alert.identifier, code: (f.err as BusError).code, err: (f.err as Error).message }, 'alert stored but refused by the alerts topic');
+    // A retriable failure (broker away) is retried by the outbox loop; a refused alert stays stored and delivered by the push server.
+    for (const f of failures) {
+      const retriable = !(f.err instanceof BusError) || f.err.retriable;
+      if (!retriable) refused.add(f.alert.identifier);
+      log?.[retriable ? 'warn' : 'error']({ identifier: f.alert.identifier, code: (f.err as BusError).code, err: (f.err as Error).message }, retriable ? 'alert not yet published; will retry' : 'alert stored but refused by the alerts topic');
+    }
+  }
+
+  /**
+   * The outbox: alerts are committed to PostgreSQL first (that is what the push
+   * server delivers), then published to the alerts topic in the background, so
+   * a Kafka round trip never delays the next batch. Unpublished alerts are
+   * found again after a crash (published_at IS NULL).
+   */
+  function flushOutbox(): Promise<void> {
+    if (!producer) return Promise.resolve();
+    if (outboxRunning) {
+      outboxAgain = true;
+      return outboxRunning;
+    }
+    outboxRunning = (async () => {
+      try {
+        do {
+          outboxAgain = false;
+          const batch = (await store!.unpublished(2_000)).filter((a) => !refused.has(a.identifier));
+          await publishAlerts(batch);
+          if (batch.length === 2_000) outboxAgain = true;
+        } while (outboxAgain && started);
+      } catch (err) {
+        log?.warn({ err: (err as Error).message }, 'publishing alerts failed; retrying');
+      } finally {
+        outboxRunning = undefined;
+      }
+    })();
+    return outboxRunning;
+  }
+
+  /** Earlier alerts of the entities a batch touches, fetched in one query (correlations still query on a match). */
+  async function prefetchedHistory(events: readonly SourceEvent[], status: (e: SourceEvent) => CapStatus): Promise<AlertHistory> {
+    const keys = [...new Set(events.flatMap((e) => engine.entityKeysOf(e).map((k) => `${status(e)}\u0000${k}`)))];
+    const base = store!.history();
+    if (keys.length === 0) return base;
+    const known = await store!.activeForMany(keys.map((k) => k.split('\u0000') as [CapStatus, string]));
+    return {
+      async activeFor(entityKey, st) {
+        const hit = known.get(`${st}\u0000${entityKey}`);
+        if (hit) return hit;
+        if (keys.includes(`${st}\u0000${entityKey}`)) return [];
+        return base.activeFor(entityKey, st);
+      },
+    };
   }
 
   async function processEvents(events: readonly SourceEvent[], opts: { waitForProjector?: boolean } = {}): Promise<AlertIssued[]> {
     await connect();
     if ((opts.waitForProjector ?? true) && events.some((e) => correlatedTypes.has(e.type))) await barrier!.waitCaughtUp();
     const pending: RaisedAlert[] = [];
-    const history = overlayHistory(store!.history(), pending);
+    const statusOf = (e: SourceEvent): CapStatus => (options.forceExercise || e.exercise ? 'Exercise' : 'Actual');
+    const history = overlayHistory(await prefetchedHistory(events, statusOf), pending);
     for (const event of events) {
       const raised = await engine.evaluate(event, { state: state!, history, forceExercise: options.forceExercise ?? false });
       // An identifier seen twice in a batch (a producer retry duplicated the event) is raised once.
@@ -205,8 +258,8 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
     }
     if (pending.length === 0) return [];
     const unpublished = await store!.insert(pending);
-    await publishAlerts(unpublished);
     for (const a of unpublished) log?.info({ identifier: a.identifier, rule: a.rule, status: a.status, msgType: a.msgType, severity: a.info.severity }, 'alert issued');
+    if (unpublished.length > 0) void flushOutbox();
     return unpublished;
   }
 
@@ -246,7 +299,7 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
     for (const original of due) {
       const raised = engine.escalation(original, escalateAfterMs);
       const unpublished = await store!.insert([{ ...raised, sourceInstitution: original.sourceEvents[0]?.source ?? 'ST-CNS' }], { escalationOf: original.identifier });
-      await publishAlerts(unpublished);
+      if (unpublished.length > 0) void flushOutbox();
       if (unpublished.length) log?.warn({ identifier: raised.alert.identifier, original: original.identifier }, 'unacknowledged Extreme alert escalated');
       n += unpublished.length;
     }
@@ -280,13 +333,22 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
         }, escalationCheckMs);
       };
       tick();
+      const outboxTick = () => {
+        outboxTimer = setTimeout(() => void flushOutbox().finally(() => outboxTimer && outboxTick()), 1_000);
+      };
+      outboxTick();
+      void flushOutbox();
       log?.info({ topics, schema, storeSchema }, 'alert service started');
     },
     async stop() {
       const timer = escalationTimer;
       escalationTimer = undefined;
       clearTimeout(timer);
+      const outbox = outboxTimer;
+      outboxTimer = undefined;
+      clearTimeout(outbox);
       await consumer?.disconnect().catch(() => undefined);
+      await flushOutbox();
       await producer?.close().catch(() => undefined);
       await admin?.disconnect().catch(() => undefined);
       await pool?.end().catch(() => undefined);

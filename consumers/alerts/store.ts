@@ -109,9 +109,13 @@ export interface AlertStore {
    * Inserts alerts in order, in one transaction that draws `seq` under an
    * advisory lock and NOTIFYs listeners; identifiers already present change
    * nothing. Returns the alerts of `raised` not yet published to Kafka
-   * (new ones, and old ones a crash left unpublished).
+   * (new ones, and old ones a crash left unpublished); the outbox publishes them.
    */
   insert(raised: readonly RaisedAlert[], opts?: { escalationOf?: string }): Promise<AlertIssued[]>;
+  /** Alerts not yet published to Kafka, oldest first (the outbox). */
+  unpublished(limit: number): Promise<AlertIssued[]>;
+  /** `activeFor` of many (status, entity) pairs in one query; keys are `status\u0000entity`. */
+  activeForMany(keys: readonly (readonly [CapStatus, string])[]): Promise<Map<string, PriorAlert[]>>;
   /** Marks alerts as published to Kafka. */
   markPublished(identifiers: readonly string[]): Promise<void>;
   /** Earlier alerts of an entity, not cancelled, with the given status. */
@@ -199,6 +203,26 @@ export function createAlertStore(pool: pg.Pool, schema: string): AlertStore {
       } finally {
         client.release();
       }
+    },
+    async unpublished(limit) {
+      const r = await pool.query<{ alert: AlertIssued }>(`SELECT alert FROM ${t} WHERE published_at IS NULL ORDER BY seq LIMIT $1`, [limit]);
+      return r.rows.map((x) => x.alert);
+    },
+    async activeForMany(keys) {
+      const out = new Map<string, PriorAlert[]>();
+      if (keys.length === 0) return out;
+      const r = await pool.query<{ identifier: string; rule: string; alert: AlertIssued; status: string; entity_key: string }>(
+        `SELECT identifier, rule, alert, status, entity_key FROM ${t}
+         WHERE entity_key = ANY($1::text[]) AND cancelled_by IS NULL AND msg_type <> 'Cancel' ORDER BY seq`,
+        [[...new Set(keys.map((k) => k[1]))]],
+      );
+      const wanted = new Set(keys.map((k) => `${k[0]}\u0000${k[1]}`));
+      for (const x of r.rows) {
+        const key = `${x.status}\u0000${x.entity_key}`;
+        if (!wanted.has(key)) continue;
+        out.set(key, [...(out.get(key) ?? []), { identifier: x.identifier, sender: x.alert.sender, sent: x.alert.sent, rule: x.rule }]);
+      }
+      return out;
     },
     async markPublished(identifiers) {
       if (identifiers.length === 0) return;

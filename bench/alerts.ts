@@ -1,0 +1,202 @@
+/**
+ * Alert latency end to end (issue 5): from `publish` resolving (Kafka acked
+ * the Alba-Keneth activation) to the alert arriving on an SSE client of the
+ * push server, at a steady 1,000 events/s (BENCH_ALERT_SECONDS, default 60).
+ * The projector, the alert service and the push server run as their own
+ * processes (`npm run projector`, `alerts`, `push`), as in production, on a
+ * fresh database; this process publishes and listens. Then the fan-out: the
+ * same latency measured on each of 1,000 concurrent SSE subscribers.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import pg from 'pg';
+import { sampleEvent } from '../contracts/index.ts';
+import { databaseUrlFor, readEndpoints } from '../core/index.ts';
+import { createProducer } from '../producers/index.ts';
+
+/** Starts a service entry point as a child process; resolves when it reports ready. */
+function service(main: string, env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = fork(main, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const timer = setTimeout(() => reject(new Error(`${main} did not become ready`)), 60_000);
+    child.on('message', (m: { ready?: boolean }) => {
+      if (m?.ready) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`${main} exited with ${code}`)));
+  });
+}
+
+async function stopService(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+export interface AlertBenchResult {
+  p50Ms: number;
+  p99Ms: number;
+  alerts: number;
+  eventsPerS: number;
+  fanoutP99Ms: number;
+  fanoutP50Ms: number;
+  subscribers: number;
+}
+
+const TOKEN = 'bench-operator-token-0123456789';
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Opens an SSE stream; calls `onAlert(sourceEventId)` for each alert frame. */
+function subscribe(url: string, onAlert: (sourceEventId: string) => void): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/alerts/stream`, { headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' }, agent: false });
+    req.on('response', (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const m = /"sourceEvents":\[\{[^}]*?"eventId":"([^"]+)"/.exec(frame);
+          if (m) onAlert(m[1]!);
+        }
+      });
+      res.on('error', () => undefined);
+      resolve(() => req.destroy());
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function benchAlerts(options: { prefix: string; seconds: number; ratePerS?: number; subscribers?: number }): Promise<AlertBenchResult> {
+  const rate = options.ratePerS ?? 1_000;
+  const subscribers = options.subscribers ?? 1_000;
+  const database = `bench_alerts_${Date.now().toString(36)}`;
+  const server = new pg.Client({ connectionString: readEndpoints().databaseUrl });
+  await server.connect();
+  await server.query(`CREATE DATABASE ${database}`);
+  const databaseUrl = databaseUrlFor(database);
+  const groupSuffix = Date.now().toString(36);
+  const port = 18_000 + Math.floor(Math.random() * 2_000);
+  const env = {
+    DATABASE_URL: databaseUrl,
+    SNS_TOPIC_PREFIX: options.prefix,
+    PROJECTOR_GROUP_ID: `bench-projector-${groupSuffix}`,
+    PROJECTOR_METRICS_PORT: '0',
+    ALERTS_GROUP_ID: `bench-alerts-${groupSuffix}`,
+    ALERTS_API_TOKENS: TOKEN,
+    PUSH_PORT: String(port),
+  };
+  const producer = createProducer({ institution: 'PGN', topicPrefix: options.prefix, autoRegister: true, lingerMs: 2 });
+  const closers: (() => void)[] = [];
+  const children: ChildProcess[] = [];
+  try {
+    await producer.publish('pgn.alba-keneth.activated', sampleEvent('pgn.alba-keneth.activated')); // schema ids, metadata
+    children.push(await service('consumers/projector-main.ts', env));
+    children.push(await service('consumers/alerts/alerts-main.ts', env));
+    children.push(await service('consumers/alerts/push-main.ts', env));
+    const url = `http://127.0.0.1:${port}`;
+    // Warm up until an alert makes the whole trip (the alert service starts at the topics' end once its group has joined).
+    let warm = false;
+    const stopWarm = await subscribe(url, () => (warm = true));
+    for (let i = 0; i < 60 && !warm; i++) {
+      await producer.publish('pgn.alba-keneth.activated', sampleEvent('pgn.alba-keneth.activated'));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    stopWarm();
+    if (!warm) throw new Error('no alert reached the SSE client during warm-up');
+
+    // 1) Steady rate, one SSE client.
+    const acked = new Map<string, number>();
+    const latencies: number[] = [];
+    const early = new Map<string, number>();
+    closers.push(
+      await subscribe(url, (id) => {
+        const now = performance.now();
+        const at = acked.get(id);
+        if (at === undefined) early.set(id, now);
+        else latencies.push(now - at);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    const total = Math.round(rate * options.seconds);
+    const tickMs = 10;
+    const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+    const started = performance.now();
+    const pending: Promise<unknown>[] = [];
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + perTick);
+      for (; sent < due; sent++) {
+        const ev = sampleEvent('pgn.alba-keneth.activated');
+        pending.push(
+          producer.publish('pgn.alba-keneth.activated', ev).then(() => {
+            const now = performance.now();
+            const e = early.get(ev.eventId);
+            if (e !== undefined) latencies.push(Math.max(0, e - now));
+            else acked.set(ev.eventId, now);
+          }),
+        );
+      }
+      await new Promise((r) => setTimeout(r, tickMs));
+    }
+    await Promise.all(pending);
+    const eventsPerS = total / ((performance.now() - started) / 1000);
+    const until = Date.now() + 30_000;
+    while (latencies.length < total && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    latencies.sort((a, b) => a - b);
+    closers.pop()!();
+
+    // 2) Fan-out: `subscribers` SSE clients, a few alerts, latency on every client.
+    const fanAcked = new Map<string, number>();
+    const fan: number[] = [];
+    for (let i = 0; i < subscribers; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, subscribers - i) }, () =>
+          subscribe(url, (id) => {
+            const at = fanAcked.get(id);
+            if (at !== undefined) fan.push(performance.now() - at);
+          }),
+        ),
+      );
+      closers.push(...batch);
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    const fanAlerts = 30;
+    for (let i = 0; i < fanAlerts; i++) {
+      const ev = sampleEvent('pgn.alba-keneth.activated');
+      await producer.publish('pgn.alba-keneth.activated', ev);
+      fanAcked.set(ev.eventId, performance.now());
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const fanUntil = Date.now() + 20_000;
+    while (fan.length < fanAlerts * subscribers && Date.now() < fanUntil) await new Promise((r) => setTimeout(r, 100));
+    fan.sort((a, b) => a - b);
+    return {
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      alerts: latencies.length,
+      eventsPerS,
+      fanoutP50Ms: percentile(fan, 50),
+      fanoutP99Ms: percentile(fan, 99),
+      subscribers,
+    };
+  } finally {
+    for (const c of closers) c();
+    await producer.close().catch(() => undefined);
+    for (const child of children.reverse()) await stopService(child);
+    await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    await server.end();
+  }
+}

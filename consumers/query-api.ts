@@ -13,24 +13,27 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { normalizePlate } from '../contracts/index.ts';
-import { ConfigError, readEndpoints, type Logger } from '../core/index.ts';
+import { BusError, ConfigError, readEndpoints, type Logger } from '../core/index.ts';
 import { DEFAULT_STORE_SCHEMA, assertSchemaName } from '../migrations/index.ts';
 import { createStorePool } from './current-state.ts';
+import { historyRoutes } from './history.ts';
 import { isTransientStoreError, qualified } from './store.ts';
 
-/** Error codes of the API, with their HTTP status; bodies are `{ code, message }`, messages in Spanish. */
+/** The codes (from core/errors.ts) the query API answers with, and their HTTP status; bodies are `{ code, message }`, messages in Spanish. */
 export const QUERY_API_ERRORS = {
-  API_ERR_UNAUTHORIZED: 401,
-  API_ERR_NOT_FOUND: 404,
+  BUS_ERR_AUTH: 401,
+  BUS_ERR_NOT_FOUND: 404,
   BUS_ERR_VALIDATION: 400,
   BUS_ERR_STORE_UNAVAILABLE: 503,
-  API_ERR_INTERNAL: 500,
+  BUS_ERR_INTERNAL: 500,
 } as const;
 export type QueryApiErrorCode = keyof typeof QUERY_API_ERRORS;
 
-class ApiError extends Error {
-  constructor(readonly code: QueryApiErrorCode, message: string) {
-    super(message);
+/** Thrown by route handlers; the error handler answers with its code's HTTP status. */
+class ApiError extends BusError {
+  declare readonly code: QueryApiErrorCode;
+  constructor(code: QueryApiErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -171,15 +174,15 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
       return reply.code(503).send({ code: 'BUS_ERR_STORE_UNAVAILABLE', message: 'El almacén central no está disponible en este momento; intente de nuevo en unos segundos.' });
     }
     app.log.error({ err: err.message }, 'query failed');
-    return reply.code(500).send({ code: 'API_ERR_INTERNAL', message: 'Error interno del servidor de consultas.' });
+    return reply.code(500).send({ code: 'BUS_ERR_INTERNAL', message: 'Error interno del servidor de consultas.' });
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ code: 'API_ERR_NOT_FOUND', message: 'La ruta solicitada no existe.' }));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ code: 'BUS_ERR_NOT_FOUND', message: 'La ruta solicitada no existe.' }));
 
   async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const header = req.headers.authorization ?? '';
     const principal = header.startsWith('Bearer ') ? tokens.get(header.slice(7).trim()) : undefined;
     if (!principal) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'API_ERR_UNAUTHORIZED', message: 'Se requiere un token válido: encabezado Authorization: Bearer <token>.' });
+      await reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'BUS_ERR_AUTH', message: 'Se requiere un token válido: encabezado Authorization: Bearer <token>.' });
       return;
     }
     req.queryPrincipal = principal;
@@ -209,6 +212,8 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate);
+    // Historical aggregates for charts (consumers/history.ts).
+    await v1.register(historyRoutes, { pool, schema });
 
     v1.get<{ Querystring: { department?: string; municipality?: string; type?: string; status?: string; from?: string; to?: string; limit: number; cursor?: string } }>(
       '/incidents',
@@ -270,7 +275,7 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
       },
       async (req) => {
         const r = await pool.query(`SELECT * FROM ${t('stolen_vehicles')} WHERE plate = $1`, [normalizePlate(req.params.plate)]);
-        if (r.rows.length === 0) throw new ApiError('API_ERR_NOT_FOUND', 'No hay denuncia de robo registrada para esa placa.');
+        if (r.rows.length === 0) throw new ApiError('BUS_ERR_NOT_FOUND', 'No hay denuncia de robo registrada para esa placa.');
         return camel(r.rows[0] as Record<string, unknown>);
       },
     );
@@ -333,7 +338,7 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
       },
       async (req) => {
         const r = await pool.query(`SELECT * FROM ${t('event_log')} WHERE event_id = $1`, [req.params.id]);
-        if (r.rows.length === 0) throw new ApiError('API_ERR_NOT_FOUND', 'No existe un evento con ese id en el registro.');
+        if (r.rows.length === 0) throw new ApiError('BUS_ERR_NOT_FOUND', 'No existe un evento con ese id en el registro.');
         return camel(r.rows[0] as Record<string, unknown>);
       },
     );

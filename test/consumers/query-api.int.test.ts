@@ -82,7 +82,7 @@ describe('query API', () => {
   it('refuses a request without a valid token, in Spanish, as { code, message }', async () => {
     const r = await app.inject({ url: '/v1/incidents' });
     expect(r.statusCode).toBe(401);
-    expect(r.json()).toEqual({ code: 'API_ERR_UNAUTHORIZED', message: expect.stringContaining('Se requiere un token') });
+    expect(r.json()).toEqual({ code: 'BUS_ERR_AUTH', message: expect.stringContaining('Se requiere un token') });
     expect((await app.inject({ url: '/v1/incidents', headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
   });
 
@@ -110,7 +110,7 @@ describe('query API', () => {
   it('serves vehicles by plate (normalised), warrants by CUI, movements by document, active alerts and the event log', async () => {
     const plateWithDash = `${stolenPlate.slice(0, 1)}-${stolenPlate.slice(1).toLowerCase()}`;
     expect((await app.inject({ url: `/v1/vehicles/${plateWithDash}`, headers: auth })).json()).toMatchObject({ plate: stolenPlate, status: 'stolen' });
-    expect((await app.inject({ url: '/v1/vehicles/P000ZZZ', headers: auth })).json()).toMatchObject({ code: 'API_ERR_NOT_FOUND' });
+    expect((await app.inject({ url: '/v1/vehicles/P000ZZZ', headers: auth })).json()).toMatchObject({ code: 'BUS_ERR_NOT_FOUND' });
     const warrants = (await app.inject({ url: '/v1/warrants?cui=1587564440904', headers: auth })).json() as { items: { warrantId: string }[] };
     expect(warrants.items.map((w) => w.warrantId)).toContain(warrantId);
     const movements = (await app.inject({ url: '/v1/movements?documentNumber=1587564440904', headers: auth })).json() as { items: unknown[] };

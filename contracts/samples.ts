@@ -131,6 +131,15 @@ const TEMPLATES: Template = deepFreeze({
     issuedAt: '2025-09-15T09:00:00-06:00',
   },
   'mingob.arrest-warrant.closed': { warrantId: '', closureReason: 'SERVED', location: ZONA_1, notes: null },
+  'minex.citizen-abroad.registered': {
+    registrationId: '',
+    person: { ...ADULT, documentType: 'PASAPORTE', documentNumber: '254369871' },
+    countryOfResidence: 'USA',
+    consulate: 'Consulado General de Guatemala en Los Ángeles',
+    city: 'Los Ángeles',
+    registeredOn: '2024-03-18',
+    phone: '+1 213 555 0142',
+  },
   'st.alert.issued': {
     identifier: '',
     sender: 'alertas@sns.gob.gt',
@@ -169,6 +178,7 @@ const ENTITY_ID_FIELD: { [T in EventType]: keyof EventDataMap[T] & string } = {
   'mingob.vehicle.recovered': 'plate',
   'mingob.arrest-warrant.issued': 'warrantId',
   'mingob.arrest-warrant.closed': 'warrantId',
+  'minex.citizen-abroad.registered': 'registrationId',
   'st.alert.issued': 'identifier',
 };
 

@@ -149,9 +149,15 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   let admin: ReturnType<typeof kafka.admin> | undefined;
   async function partitionCount(topic: string): Promise<number> {
     admin ??= kafka.admin();
-    await admin.connect();
-    const md = await admin.fetchTopicMetadata({ topics: [topic] });
-    const n = md.topics[0]?.partitions.length ?? 0;
+    let n = 0;
+    try {
+      await admin.connect();
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      n = md.topics[0]?.partitions.length ?? 0;
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw new BrokerUnavailableError(`could not read the metadata of ${topic}`, err);
+    }
     if (n < 1) throw new BusError('BUS_ERR_TOPIC_UNDECLARED', `topic ${topic} does not exist in Kafka; run \`npm run topics:apply\``);
     return n;
   }

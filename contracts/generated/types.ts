@@ -207,6 +207,28 @@ export interface VehicleRef {
   readonly colour?: string | null;
 }
 
+/** MINEX registers a Guatemalan living abroad at one of its consulates or embassies (Registro de Guatemaltecos en el Exterior). The registry still lives on paper and in flat files, so these events usually arrive through the file importer. */
+export interface CitizenAbroadRegistered {
+  /** Unique id of this event (UUID), also the CloudEvents ce_id; consumers deduplicate on it. */
+  readonly eventId: Uuid;
+  /** When the registration was made or last confirmed, ISO-8601 with offset or Z on the JSON side; not in the future. */
+  readonly occurredAt: IsoTimestamp;
+  /** Registration number given by the consulate (the Kafka key of the registry topic). */
+  readonly registrationId: string;
+  /** The registered Guatemalan: names, CUI or passport, birth date. Personal data. */
+  readonly person: PersonRef;
+  /** Country where the person lives, ISO 3166-1 alpha-3 code. */
+  readonly countryOfResidence: string;
+  /** Consulate or embassy that registered the person, as MINEX names it. */
+  readonly consulate: string;
+  /** City of residence abroad, free text. */
+  readonly city?: string | null;
+  /** Date of the registration, YYYY-MM-DD. */
+  readonly registeredOn: IsoDate;
+  /** Contact phone abroad, with country code. */
+  readonly phone?: string | null;
+}
+
 /** An arrest warrant is closed: served (the person was arrested), revoked by the court, or expired. */
 export interface ArrestWarrantClosed {
   /** Unique id of this event (UUID), also the CloudEvents ce_id; consumers deduplicate on it. */
@@ -439,6 +461,7 @@ export const EVENT_TYPES = [
   'conred.incident.reported',
   'conred.incident.updated',
   'igm.migratory-movement.recorded',
+  'minex.citizen-abroad.registered',
   'mingob.arrest-warrant.closed',
   'mingob.arrest-warrant.issued',
   'mingob.vehicle.recovered',
@@ -457,6 +480,7 @@ export interface EventDataMap {
   'conred.incident.reported': IncidentReported;
   'conred.incident.updated': IncidentUpdated;
   'igm.migratory-movement.recorded': MigratoryMovementRecorded;
+  'minex.citizen-abroad.registered': CitizenAbroadRegistered;
   'mingob.arrest-warrant.closed': ArrestWarrantClosed;
   'mingob.arrest-warrant.issued': ArrestWarrantIssued;
   'mingob.vehicle.recovered': VehicleRecovered;

@@ -277,10 +277,14 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
               markDone(row);
             },
             (err: unknown) => {
-              if (isBusError(err) && !err.retriable) {
+              if (isBusError(err, 'BUS_ERR_VALIDATION')) {
                 pendingRejects.push(`${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
                 progress.rejected++;
                 markDone(row);
+              } else if (isBusError(err) && !err.retriable) {
+                // Not the row's fault (schema not registered, event type not owned…): every row would
+                // fail the same way, so stop and leave the row unprocessed for the re-run.
+                stopReason ??= `${err.code}: ${err.message} — corrija la configuración`;
               } else {
                 stopReason ??= `Kafka no confirmó la publicación (${isBusError(err) ? err.code : 'error'}); vuelva a ejecutar el mismo comando para reanudar`;
               }

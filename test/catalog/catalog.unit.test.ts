@@ -269,6 +269,7 @@ describe('the real topics.yaml', () => {
         'warrantId',
         ['mingob.arrest-warrant.issued', 'mingob.arrest-warrant.closed'],
       ],
+      'sns.minex.guatemalans-abroad.v1': ['MINEX', 'registrationId', ['minex.citizen-abroad.registered']],
       'sns.st.alerts.v1': ['ST-CNS', 'identifier', ['st.alert.issued']],
       'sns.st.dead-letter.v1': ['ST-CNS', null, []],
     });

@@ -17,8 +17,8 @@ const REQUIRED_EVENT_TYPES = [
   'mingob.arrest-warrant.issued',
   'mingob.arrest-warrant.closed',
 ];
-/** Issued by the centre itself, not by an institution. */
-const ST_EVENT_TYPES = ['st.alert.issued'];
+/** Beyond the list: MINEX's registry of Guatemalans abroad, and the centre's own alerts. */
+const ST_EVENT_TYPES = ['minex.citizen-abroad.registered', 'st.alert.issued'];
 
 const ENTITY_ID: Record<string, string> = {
   conred: 'incidentId',

@@ -136,6 +136,18 @@ describe('importFile', () => {
     expect((mine.data.location as { departmentCode: string }).departmentCode).toBe('01');
   });
 
+  // Regression: a setup error (topic or schema missing) once turned every row into a
+  // rejected row, and the checkpoint then skipped them forever.
+  it('stops on a setup error without rejecting rows, and a re-run after the fix publishes them', async () => {
+    const file = join(dir, 'vehiculos-setup.csv');
+    writeFileSync(file, makeFile(40, 's', 99).text);
+    const unregistered = await importFile({ ...common(), file, topicPrefix: `${fx.prefix}missing.` });
+    expect(unregistered).toMatchObject({ published: 0, rejected: 0, interrupted: true });
+    expect(unregistered.stopReason).toContain('BUS_ERR_TOPIC_UNDECLARED');
+    const fixed = await importFile({ ...common(), file });
+    expect(fixed).toMatchObject({ published: 40, rejected: 0, skipped: 0, interrupted: false });
+  });
+
   it('refuses an institution that does not own the event type, in Spanish', async () => {
     await expect(importFile({ ...common(), institution: 'MINEX', file: join(EXAMPLES, 'vehiculos-robados.utf8.csv') })).rejects.toThrow(
       'MINEX no puede publicar mingob.vehicle.reported-stolen (pertenece a MINGOB)',

@@ -12,6 +12,7 @@ import { javaPerf } from './java-perf.ts';
 import { benchProjection } from './projection.ts';
 import { benchSdk } from './sdk.ts';
 import { benchGateway } from './gateway.ts';
+import { benchAlerts } from './alerts.ts';
 import { applyTopics, loadCatalog } from '../catalog/index.ts';
 
 const RECORD_SIZE = 300;
@@ -57,6 +58,15 @@ try {
   report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
   report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling` });
   report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
+
+  // Real-time alerts (issue 5): publish resolved → alert on an SSE client, steady 1,000 events/s; then 1,000 SSE subscribers.
+  const alertPrefix = `${prefix}alerts.`;
+  await applyTopics(catalog, { admin, prefix: alertPrefix });
+  const alerts = await benchAlerts({ prefix: alertPrefix, seconds: Number(process.env.BENCH_ALERT_SECONDS ?? 60) });
+  const alertNote = `${alerts.alerts} Alba-Keneth activations at ${Math.round(alerts.eventsPerS)} events/s; projector, alert service and push server as separate processes; goal p99 < 250 ms`;
+  report.add('alert_latency_p50_ms', alerts.p50Ms, 'ms', null, { note: alertNote });
+  report.add('alert_latency_p99_ms', alerts.p99Ms, 'ms', null, { note: alertNote });
+  report.add('sse_fanout_p99_ms', alerts.fanoutP99Ms, 'ms', null, { note: `${alerts.subscribers} concurrent SSE subscribers, 30 alerts, publish resolved → arrival on each subscriber; p50 ${Math.round(alerts.fanoutP50Ms)} ms` });
 } finally {
   created.push(...(await admin.listTopics()).filter((t) => t.startsWith(prefix)));
   await admin.deleteTopics({ topics: created }).catch(() => undefined);

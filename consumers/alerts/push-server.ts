@@ -18,7 +18,7 @@ import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { loadCatalogs } from '../../contracts/index.ts';
 import { BusError, isBusError, readEndpoints, type Logger } from '../../core/index.ts';
-import { createStorePool } from '../index.ts';
+import { createStorePool, DEFAULT_STORE_SCHEMA, historyRoutes } from '../index.ts';
 import { atomFeed, capXml } from './cap.ts';
 import { createAlertHub, type HubClient } from './hub.ts';
 import { ALERT_DEFAULTS, assertPositiveInts, parseOperatorTokens } from './options.ts';
@@ -170,6 +170,9 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     await dispatcher.stop();
     await pool.end().catch(() => undefined);
   });
+
+  // Historical aggregates of the store for the dashboard's chart (same routes as the query API, behind the operator token).
+  void app.register(historyRoutes, { prefix: '/v1', pool, schema: env.STORE_SCHEMA ?? DEFAULT_STORE_SCHEMA });
 
   // ---- dashboard and health (no token) ----
   app.get('/', (_req, reply) => reply.redirect('/dashboard/'));

@@ -108,8 +108,8 @@ export interface AlertStore {
   /**
    * Inserts alerts in order, in one transaction that draws `seq` under an
    * advisory lock and NOTIFYs listeners; identifiers already present change
-   * nothing. Returns the alerts of `raised` not yet published to Kafka
-   * (new ones, and old ones a crash left unpublished); the outbox publishes them.
+   * nothing. Returns the alerts newly inserted; the outbox publishes them
+   * (and any a crash left unpublished) to Kafka.
    */
   insert(raised: readonly RaisedAlert[], opts?: { escalationOf?: string }): Promise<AlertIssued[]>;
   /** Alerts not yet published to Kafka, oldest first (the outbox). */
@@ -191,12 +191,9 @@ export function createAlertStore(pool: pg.Pool, schema: string): AlertStore {
           await client.query(`UPDATE ${t} SET escalated_at = now() WHERE identifier = $1`, [opts.escalationOf]);
         }
         if (fresh.size > 0) await client.query(`SELECT pg_notify($1, '')`, [channel]);
-        const unpublished = await client.query<{ alert: AlertIssued }>(
-          `SELECT alert FROM ${t} WHERE identifier = ANY($1::text[]) AND published_at IS NULL ORDER BY seq`,
-          [rows.map((r) => r.identifier)],
-        );
         await client.query('COMMIT');
-        return unpublished.rows.map((r) => r.alert);
+        // Kept out of the locked transaction: the outbox publishes from the table.
+        return raised.filter((r) => fresh.has(r.alert.identifier)).map((r) => r.alert);
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;

@@ -1,3 +1,4 @@
+/* global sessionStorage, document, fetch, setTimeout, clearTimeout, AbortController, TextDecoder */
 // Tablero de alertas de la ST: SSE (fetch con encabezado Authorization), detalle, acuse y gráficas SVG.
 // Sin dependencias externas: funciona sin internet.
 (function () {
@@ -14,7 +15,7 @@
     return String(s == null ? '' : s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; });
   }
   function when(iso) {
-    try { return new Date(iso).toLocaleString('es-GT', { timeZone: 'America/Guatemala', hour12: false }); } catch (e) { return iso; }
+    try { return new Date(iso).toLocaleString('es-GT', { timeZone: 'America/Guatemala', hour12: false }); } catch { return iso; }
   }
   function api(path, init) {
     init = init || {};
@@ -118,6 +119,32 @@
     }, 300);
   }
 
+  // Historical aggregate (query API /v1/history, also served here): two series over days, as an SVG line chart.
+  function lines(el, rows) {
+    if (!rows.length) { el.innerHTML = '<p class="muted">Sin datos en el periodo.</p>'; return; }
+    var w = 420, h = 160, pad = 28;
+    var max = Math.max(1, Math.max.apply(null, rows.map(function (r) { return Math.max(r.active, r.resolved); })));
+    var x = function (i) { return pad + (rows.length === 1 ? 0 : i * (w - 2 * pad) / (rows.length - 1)); };
+    var y = function (v) { return h - pad - v * (h - 2 * pad) / max; };
+    var path = function (k) { return rows.map(function (r, i) { return (i ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(r[k]).toFixed(1); }).join(' '); };
+    el.innerHTML = '<svg viewBox="0 0 ' + w + ' ' + h + '" role="img" aria-label="Alertas activas y resueltas por día">' +
+      '<line x1="' + pad + '" y1="' + (h - pad) + '" x2="' + (w - pad) + '" y2="' + (h - pad) + '" stroke="#999"></line>' +
+      '<text x="' + pad + '" y="' + (h - 8) + '" font-size="10">' + esc(rows[0].day) + '</text>' +
+      '<text x="' + (w - pad) + '" y="' + (h - 8) + '" font-size="10" text-anchor="end">' + esc(rows[rows.length - 1].day) + '</text>' +
+      '<text x="4" y="' + (pad - 8) + '" font-size="10">' + max + '</text>' +
+      '<path d="' + path('active') + '" fill="none" stroke="#c0392b" stroke-width="2"></path>' +
+      '<path d="' + path('resolved') + '" fill="none" stroke="#2b7a3d" stroke-width="2"></path>' +
+      '<text x="' + (w - pad) + '" y="14" font-size="11" text-anchor="end"><tspan fill="#c0392b">■ activas ' + rows[rows.length - 1].active + '</tspan> <tspan fill="#2b7a3d">■ resueltas ' + rows[rows.length - 1].resolved + '</tspan></text></svg>';
+  }
+
+  function loadHistory() {
+    var to = new Date(), from = new Date(to.getTime() - 30 * 86400000);
+    api('/v1/history/alba-keneth?from=' + encodeURIComponent(from.toISOString()) + '&to=' + encodeURIComponent(to.toISOString()))
+      .then(function (r) { return r.json(); })
+      .then(function (body) { if (body && body.rows) lines($('chart-alba-history'), body.rows); })
+      .catch(function () {});
+  }
+
   function handleFrame(frame) {
     var ev = 'message', data = '', id = null;
     frame.split('\n').forEach(function (line) {
@@ -168,7 +195,7 @@
       state.alerts.clear(); state.order = [];
       body.alerts.forEach(function (it) { upsert(it); });
       state.lastSeq = body.lastSeq;
-      renderFeed(); renderDetail(); loadStats(); stream();
+      renderFeed(); renderDetail(); loadStats(); loadHistory(); stream();
     }).catch(function () {});
   }
 

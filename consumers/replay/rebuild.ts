@@ -36,7 +36,16 @@ export const REBUILD_DEFAULTS = {
   pollMs: 500,
   /** How long the swap waits for a lock before giving up (the live store is then untouched). */
   swapLockTimeoutMs: 10_000,
+  /** How long the swap keeps waiting for the rebuild to reach the live positions. */
+  swapCatchUpMs: 60_000,
 } as const;
+
+/** The rebuild is behind the live store on some partition: the swap waits (the rebuild keeps projecting). */
+class BehindLiveError extends BusError {
+  constructor(partitions: string[]) {
+    super('BUS_ERR_REPLAY_SWAP', `La reconstrucción aún no alcanza al almacén vivo en ${partitions.join(', ')}; no se intercambió nada.`);
+  }
+}
 
 /** The rebuild's consumer group: derived from the schema, so the same command resumes. */
 export const rebuildGroupOf = (schema: string): string => `sns-replay-rebuild-${schema}`;
@@ -102,23 +111,31 @@ export async function rebuildStore(options: RebuildOptions): Promise<RebuildResu
   try {
     await projector.start();
     let state = await caughtUp(admin, pool, schema, group, projector.topics);
-    let stopped = false;
     while (!options.signal?.aborted) {
       options.onProgress?.(state.done, state.total);
       if (state.lag.every((p) => p.lag <= 0)) break;
       await new Promise((r) => setTimeout(r, REBUILD_DEFAULTS.pollMs));
       state = await caughtUp(admin, pool, schema, group, projector.topics);
     }
-    await projector.stop();
-    stopped = true;
     if (options.signal?.aborted) return { status: 'interrupted', schema, positions: state.lag };
-    // The final positions, after the projector's last transaction.
-    state = await caughtUp(admin, pool, schema, group, projector.topics);
-    options.onProgress?.(state.done, state.total);
-    if (!stopped || options.swap === false) return { status: 'built', schema, positions: state.lag };
+    if (options.swap === false) {
+      await projector.stop();
+      state = await caughtUp(admin, pool, schema, group, projector.topics);
+      return { status: 'built', schema, positions: state.lag };
+    }
     await options.beforeSwap?.();
-    const oldSchema = await swapSchemas(pool, { liveSchema: options.liveSchema, incomingSchema: schema, positionsGroup: group, logger: options.logger });
-    return { status: 'swapped', schema, oldSchema, positions: state.lag };
+    // The rebuild keeps projecting while the swap waits until it is at or past every live position.
+    const deadline = Date.now() + REBUILD_DEFAULTS.swapCatchUpMs;
+    for (;;) {
+      try {
+        const oldSchema = await swapSchemas(pool, { liveSchema: options.liveSchema, incomingSchema: schema, positionsGroup: group, logger: options.logger });
+        await projector.stop();
+        return { status: 'swapped', schema, oldSchema, positions: state.lag };
+      } catch (err) {
+        if (!(err instanceof BehindLiveError) || Date.now() > deadline || options.signal?.aborted) throw err;
+        await new Promise((r) => setTimeout(r, REBUILD_DEFAULTS.pollMs / 2));
+      }
+    }
   } finally {
     await projector.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
@@ -169,6 +186,16 @@ export async function swapSchemas(pool: pg.Pool, options: SwapOptions): Promise<
       if (names.has(live)) {
         await client.query(`LOCK TABLE "${live}".consumer_offsets IN EXCLUSIVE MODE`);
         await client.query(`LOCK TABLE "${incoming}".consumer_offsets IN EXCLUSIVE MODE`);
+        if (options.positionsGroup) {
+          // Only a rebuild at or past every live position can go in: then no live partition can be left with a gap.
+          const behind = await client.query<{ topic: string; partition: number }>(
+            `SELECT l.topic, l.partition FROM "${live}".consumer_offsets l
+               LEFT JOIN "${incoming}".consumer_offsets s ON s.group_id = $1 AND s.topic = l.topic AND s.partition = l.partition
+              WHERE l.group_id <> $1 AND l.next_offset IS NOT NULL AND (s.next_offset IS NULL OR s.next_offset < l.next_offset)`,
+            [options.positionsGroup],
+          );
+          if (behind.rows.length) throw new BehindLiveError(behind.rows.map((r) => `${r.topic}/${r.partition}`));
+        }
         // Every group of the live store, at the incoming positions, fenced above whatever fence it holds now.
         await client.query(
           `WITH live AS (SELECT group_id, topic, partition, fence FROM "${live}".consumer_offsets WHERE $1::text IS NULL OR group_id <> $1),

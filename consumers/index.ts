@@ -20,3 +20,5 @@ export { createCurrentState, createStorePool } from './current-state.ts';
 export type { CurrentState, CurrentStateOptions, PersonQuery, PersonMatch, MatchBasis, StateRow } from './current-state.ts';
 export { buildQueryApi, parseTokens, QUERY_API_ERRORS } from './query-api.ts';
 export type { QueryApiOptions, QueryApiErrorCode, Principal } from './query-api.ts';
+export { historyRoutes, HISTORY_MAX_DAYS } from './history.ts';
+export type { HistoryRoutesOptions } from './history.ts';

@@ -154,6 +154,31 @@ export const ERROR_CODES = {
     meaning: 'A webhook URL is not https/http or resolves to a loopback, link-local, private or metadata address (HTTP 400)',
     action: 'Register a public URL; for development only, set ALERTS_WEBHOOK_ALLOW_PRIVATE=true',
   },
+  BUS_ERR_REPLAY_TOPIC_NOT_FOUND: {
+    retriable: false,
+    meaning: 'A replay names a topic that does not exist in Kafka (or an event type whose topic does not)',
+    action: 'Check the name (with its prefix) against `npm run topics:apply -- --dry-run`; the message lists the topics that exist',
+  },
+  BUS_ERR_REPLAY_EMPTY_RANGE: {
+    retriable: false,
+    meaning: 'The replay selection (time range, offsets, event types) contains no event',
+    action: 'Widen --from/--to or the offsets; `--dry-run` shows the offsets and counts per partition',
+  },
+  BUS_ERR_REPLAY_OUT_OF_RETENTION: {
+    retriable: false,
+    meaning: 'The replay range starts before the oldest offset Kafka still keeps (deleted by retention)',
+    action: 'Start the range later (the message gives the oldest retained offset per partition) or restore the data from a backup',
+  },
+  BUS_ERR_REPLAY_CHECKPOINT: {
+    retriable: false,
+    meaning: 'A replay checkpoint is missing, unreadable or belongs to a different command',
+    action: 'Run the same command as before to resume, or pass --restart to start over',
+  },
+  BUS_ERR_REPLAY_SWAP: {
+    retriable: true,
+    meaning: 'The rebuilt store could not be swapped in (schema missing, not caught up, or a lock timed out)',
+    action: 'Run the rebuild command again: it resumes from PostgreSQL and retries the swap; the live store was not changed',
+  },
   BUS_ERR_STACK: {
     retriable: false,
     meaning: 'The local stack could not be started or checked',

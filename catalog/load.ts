@@ -7,8 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { BusError, type Violation } from '../core/index.ts';
+import { escapePointer, failWithViolations, lineOf } from '../core/yaml-source.ts';
 import { EVENT_TYPE_PATTERN, topicsFileSchema } from './schema.ts';
 import type { Catalog, InformationItem, Institution, TopicSpec } from './types.ts';
 
@@ -70,7 +71,8 @@ export function parseCatalog(text: string, options: ParseCatalogOptions = {}): C
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
 
   if (doc.errors.length > 0) {
-    fail(
+    failWithViolations(
+      'BUS_ERR_TOPICS_FILE',
       source,
       doc.errors.map((e) => ({
         path: '',
@@ -92,7 +94,7 @@ export function parseCatalog(text: string, options: ParseCatalogOptions = {}): C
     for (const error of validateStructure.errors ?? []) violations.push(fromAjv(error, located));
   }
   violations.push(...crossChecks(data, schemasDir, located));
-  if (violations.length > 0) fail(source, violations);
+  if (violations.length > 0) failWithViolations('BUS_ERR_TOPICS_FILE', source, violations);
   return buildCatalog(source, data as RawFile);
 }
 
@@ -297,52 +299,7 @@ function buildCatalog(source: string, raw: RawFile): Catalog {
   });
 }
 
-function fail(source: string, violations: CatalogViolation[]): never {
-  const sorted = [...violations].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-  const lines = sorted.map(
-    (v) => `  ${v.path || '/'}${v.line === undefined ? '' : ` (line ${v.line})`}: ${v.message}`,
-  );
-  throw new BusError('BUS_ERR_TOPICS_FILE', `${source}: ${sorted.length} violation(s):\n${lines.join('\n')}`, {
-    violations: sorted,
-  });
-}
 
-/**
- * Line of the node at JSON Pointer `path` (of its key when `onKey`); falls
- * back to the deepest ancestor that exists, so a missing key points at its parent.
- */
-function lineOf(doc: Document, lineCounter: LineCounter, path: string, onKey: boolean): number | undefined {
-  const segments = path === '' ? [] : path.slice(1).split('/').map(unescapePointer);
-  let node: unknown = doc.contents;
-  let offset = rangeStart(node);
-  for (const [i, segment] of segments.entries()) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === segment);
-      if (!pair) break;
-      const last = i === segments.length - 1;
-      node = last && onKey ? pair.key : pair.value;
-      offset = rangeStart(node) ?? rangeStart(pair.key) ?? offset;
-    } else if (isSeq(node)) {
-      node = node.items[Number(segment)];
-      if (node === undefined) break;
-      offset = rangeStart(node) ?? offset;
-    } else break;
-  }
-  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-  return range?.[0];
-}
-
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-function unescapePointer(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
-}
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;

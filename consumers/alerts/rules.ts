@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { EVENT_TYPES, type CapCategory, type CapCertainty, type CapSeverity, type CapUrgency, type EventType } from '../../contracts/index.ts';
 import { BusError, type Violation } from '../../core/index.ts';
+import { failWithViolations, lineOf } from '../../core/yaml-source.ts';
 
 /** A correlation with the store's current state. */
 export type CorrelationKind = 'alba-keneth-active' | 'arrest-warrant-active' | 'stolen-vehicle';
@@ -165,7 +166,7 @@ export function parseAlertRules(text: string, source = 'alert-rules.yaml'): Aler
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    fail(source, doc.errors.map((e) => ({ path: '', message: e.message.split('\n')[0] ?? e.code, rule: 'yaml.syntax', ...(e.linePos ? { line: e.linePos[0].line } : {}) })));
+    failWithViolations('BUS_ERR_ALERT_RULES_FILE', source, doc.errors.map((e) => ({ path: '', message: e.message.split('\n')[0] ?? e.code, rule: 'yaml.syntax', ...(e.linePos ? { line: e.linePos[0].line } : {}) })));
   }
   const data = doc.toJS() as unknown;
   const located = (path: string, message: string, rule: string, onKey = false): RulesViolation => {
@@ -177,7 +178,7 @@ export function parseAlertRules(text: string, source = 'alert-rules.yaml'): Aler
     for (const error of validateStructure.errors ?? []) violations.push(fromAjv(error, located));
   }
   violations.push(...crossChecks(data, located));
-  if (violations.length > 0) fail(source, violations);
+  if (violations.length > 0) failWithViolations('BUS_ERR_ALERT_RULES_FILE', source, violations);
   const raw = data as Omit<AlertRules, 'source' | 'rulesFor'>;
   const rules = Object.freeze(raw.rules.map((r) => Object.freeze({ ...r, area: Object.freeze({ ...r.area }) })));
   const byType = new Map<string, AlertRule[]>();
@@ -253,32 +254,4 @@ function crossChecks(data: unknown, located: Locate): RulesViolation[] {
   return out;
 }
 
-function fail(source: string, violations: RulesViolation[]): never {
-  const sorted = [...violations].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-  const lines = sorted.map((v) => `  ${v.path || '/'}${v.line === undefined ? '' : ` (line ${v.line})`}: ${v.message}`);
-  throw new BusError('BUS_ERR_ALERT_RULES_FILE', `${source}: ${sorted.length} violation(s):\n${lines.join('\n')}`, { violations: sorted });
-}
 
-/** Line of the node at JSON Pointer `path`, or of its deepest existing ancestor. */
-function lineOf(doc: Document, lineCounter: LineCounter, path: string, onKey: boolean): number | undefined {
-  const segments = path === '' ? [] : path.slice(1).split('/');
-  let node: unknown = doc.contents;
-  let offset = rangeStart(node);
-  for (const [i, segment] of segments.entries()) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === segment);
-      if (!pair) break;
-      node = i === segments.length - 1 && onKey ? pair.key : pair.value;
-      offset = rangeStart(node) ?? rangeStart(pair.key) ?? offset;
-    } else if (isSeq(node)) {
-      node = node.items[Number(segment)];
-      if (node === undefined) break;
-      offset = rangeStart(node) ?? offset;
-    } else break;
-  }
-  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  return (node as { range?: [number, number, number] } | null | undefined)?.range?.[0];
-}

@@ -10,6 +10,7 @@ import { KAFKA_VERSION, ROOT, stackUp } from '../scripts/stack/stack.ts';
 import { createReport, printReport, writeReport } from './figures.ts';
 import { javaPerf } from './java-perf.ts';
 import { benchProjection } from './projection.ts';
+import { benchReplay } from './replay.ts';
 import { benchSdk } from './sdk.ts';
 import { benchGateway } from './gateway.ts';
 import { benchAlerts } from './alerts.ts';
@@ -58,6 +59,11 @@ try {
   report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
   report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling` });
   report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
+
+  // Replay (issue 7): the projection backlog exported to NDJSON, decoded; baseline the no-op consumer over the same events.
+  const replay = await benchReplay({ prefix: `${prefix}projection.`, n: records });
+  report.add('replay_export_events_per_s', replay.eventsPerS, 'events/s', 'raw_kafkajs_consume_per_s', { compareTo: ['java_consumer_records_per_s'], note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(replay.outputBytes / replay.events)} bytes/event)` });
+  report.add('replay_export_peak_rss_mb', replay.peakRssMb, 'MiB', null, { note: 'VmHWM of the export process' });
 
   // Real-time alerts (issue 5): publish resolved → alert on an SSE client, steady 1,000 events/s; then 1,000 SSE subscribers.
   const alertPrefix = `${prefix}alerts.`;

@@ -1,0 +1,101 @@
+/**
+ * Replay figure (issue 7): exporting a backlog to NDJSON, decoded through the
+ * current reader schemas, in a child process of its own (so its peak RSS is
+ * its own). It reads the projection bench's backlog, so its baseline
+ * `raw_kafkajs_consume_per_s` (a no-op kafkajs consumer) is measured over the
+ * very same events and not measured twice.
+ *
+ * Run as a child (`BENCH_REPLAY_CHILD=1`), this file performs the export and
+ * reports `{ events, ms }` to its parent.
+ */
+import { fork } from 'node:child_process';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCatalog } from '../catalog/index.ts';
+import { createKafka, readEndpoints } from '../core/index.ts';
+import { exportEvents, planSize, resolvePlan } from '../consumers/replay/index.ts';
+
+/** The topics of the projection bench's backlog. */
+const TOPICS = ['sns.conred.incidents.v1', 'sns.pgn.alba-keneth.v1', 'sns.igm.migratory-movements.v1', 'sns.mingob.stolen-vehicles.v1', 'sns.mingob.arrest-warrants.v1'];
+
+export interface ReplayBenchOptions {
+  /** Prefix of the backlog's topics (the projection bench's). */
+  prefix: string;
+  /** Events expected in the backlog. */
+  n: number;
+}
+
+export interface ReplayBenchResult {
+  eventsPerS: number;
+  peakRssMb: number;
+  events: number;
+  outputBytes: number;
+}
+
+async function child(): Promise<void> {
+  const prefix = process.env.BENCH_REPLAY_PREFIX!;
+  const out = process.env.BENCH_REPLAY_OUT!;
+  const kafka = createKafka({ clientId: 'bench-replay' });
+  const catalog = loadCatalog();
+  const admin = kafka.admin();
+  await admin.connect();
+  const plan = await resolvePlan(admin, catalog, { topics: TOPICS }, { topicPrefix: prefix });
+  await admin.disconnect();
+  let started = 0;
+  const r = await exportEvents({
+    kafka, catalog, plan, topicPrefix: prefix, registryUrl: readEndpoints().registryUrl, out, format: 'ndjson', fingerprint: 'bench',
+    // Timed like the no-op consumer: from the first batch (group join excluded).
+    onProgress: () => {
+      if (started === 0) started = Date.now();
+    },
+  });
+  process.send!({ events: r.events, offsets: planSize(plan), ms: Date.now() - started });
+}
+
+/** Runs the export bench in a child process; the output file is deleted afterwards. */
+export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
+  const out = join(tmpdir(), `bench-replay-${Date.now().toString(36)}.ndjson`);
+  const proc = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'ignore',
+    env: { ...process.env, BENCH_REPLAY_CHILD: '1', BENCH_REPLAY_PREFIX: options.prefix, BENCH_REPLAY_OUT: out, LOG_LEVEL: 'warn' },
+  });
+  let peakRssMb = 0;
+  const rss = () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      if (m) peakRssMb = Math.max(peakRssMb, Number(m[1]) / 1024);
+    } catch {
+      /* process gone */
+    }
+  };
+  const timer = setInterval(rss, 100);
+  try {
+    const result = await new Promise<{ events: number; ms: number }>((resolve, reject) => {
+      proc.once('message', (m) => {
+        rss();
+        resolve(m as { events: number; ms: number });
+      });
+      proc.once('exit', (code) => reject(new Error(`replay bench child exited with ${code}`)));
+    });
+    if (result.events !== options.n) throw new Error(`replay bench exported ${result.events} of ${options.n} events`);
+    const outputBytes = statSync(out).size;
+    return { eventsPerS: result.events / (result.ms / 1000), peakRssMb, events: result.events, outputBytes };
+  } finally {
+    clearInterval(timer);
+    proc.kill('SIGTERM');
+    rmSync(out, { force: true });
+  }
+}
+
+if (process.env.BENCH_REPLAY_CHILD === '1') {
+  child().then(
+    () => process.exit(0),
+    (err: Error) => {
+      process.stderr.write(`${err.stack}\n`);
+      process.exit(1);
+    },
+  );
+}

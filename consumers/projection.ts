@@ -16,6 +16,7 @@ import type {
   AlbaKenethDeactivated,
   ArrestWarrantClosed,
   ArrestWarrantIssued,
+  CitizenAbroadRegistered,
   EventDataMap,
   EventType,
   IncidentClosed,
@@ -36,6 +37,7 @@ export const PROJECTED_EVENT_TYPES = [
   'igm.migratory-movement.recorded',
   'mingob.vehicle.reported-stolen', 'mingob.vehicle.recovered',
   'mingob.arrest-warrant.issued', 'mingob.arrest-warrant.closed',
+  'minex.citizen-abroad.registered',
 ] as const satisfies readonly EventType[];
 
 /** An event type the projection handles. */
@@ -136,8 +138,20 @@ export const ARREST_WARRANTS: StateTable = {
   },
 };
 
+/** MINEX's registry of Guatemalans abroad; the event's contact phone is not projected (the topic keeps it). */
+export const CITIZENS_ABROAD: StateTable = {
+  name: 'citizens_abroad',
+  key: 'registration_id',
+  columns: {
+    registration_id: 'text', person_cui: 'text', person_document_type: 'text', person_document_number: 'text',
+    person_full_name: 'text', person_name_normalized: 'text', person_birth_date: 'date', person_sex: 'text',
+    person_nationality: 'text', country_of_residence: 'text', consulate: 'text', city: 'text', registered_on: 'date',
+    ...ORDERING_COLUMNS,
+  },
+};
+
 /** The current-state tables, in the order the projector writes them. */
-export const STATE_TABLES: readonly StateTable[] = [INCIDENTS, ALBA_KENETH_ALERTS, STOLEN_VEHICLES, ARREST_WARRANTS];
+export const STATE_TABLES: readonly StateTable[] = [INCIDENTS, ALBA_KENETH_ALERTS, STOLEN_VEHICLES, ARREST_WARRANTS, CITIZENS_ABROAD];
 
 /** The history table of movements: insert-only, keyed by movement id. */
 export const MIGRATORY_MOVEMENTS = {
@@ -317,6 +331,16 @@ export function contributionOf(event: StoredEvent): Contribution {
         row: {
           warrant_id: d.warrantId, status: 'closed', closed_at: d.occurredAt, closure_reason: d.closureReason,
           closure_department: n(d.location?.departmentCode), closure_municipality: n(d.location?.municipalityCode), ...ordering(e),
+        },
+      };
+    }
+    case 'minex.citizen-abroad.registered': {
+      const d = event.data as CitizenAbroadRegistered;
+      return {
+        table: CITIZENS_ABROAD,
+        row: {
+          registration_id: d.registrationId, ...person('person', d.person), country_of_residence: d.countryOfResidence,
+          consulate: d.consulate, city: n(d.city), registered_on: d.registeredOn, ...ordering(e),
         },
       };
     }

@@ -17,6 +17,7 @@ import { BusError, ConfigError, readEndpoints, type Logger } from '../core/index
 import { DEFAULT_STORE_SCHEMA, assertSchemaName } from '../migrations/index.ts';
 import { createStorePool } from './current-state.ts';
 import { historyRoutes } from './history.ts';
+import { normalizeDocumentNumber } from './projection.ts';
 import { isTransientStoreError, qualified } from './store.ts';
 
 /** The codes (from core/errors.ts) the query API answers with, and their HTTP status; bodies are `{ code, message }`, messages in Spanish. */
@@ -116,6 +117,11 @@ const movement = obj({
   movementId: { type: 'string' }, eventId: { type: 'string' }, occurredAt: ts, direction: { type: 'string' }, borderPostCode: { type: 'string' },
   travellerCui: str, travellerDocumentType: str, travellerDocumentNumber: str, travellerFullName: str, travellerBirthDate: str,
   travellerSex: str, travellerNationality: str, reason: str, minorAccompanied: { type: ['boolean', 'null'] }, vehiclePlate: str,
+});
+const citizenAbroad = obj({
+  registrationId: { type: 'string' }, personCui: str, personDocumentType: str, personDocumentNumber: str, personFullName: str,
+  personBirthDate: str, personSex: str, personNationality: str, countryOfResidence: str, consulate: str, city: str,
+  registeredOn: str, firstOccurredAt: ts, lastOccurredAt: ts,
 });
 const logEntry = obj({
   eventId: { type: 'string' }, eventType: { type: 'string' }, source: { type: 'string' }, occurredAt: ts, topic: { type: 'string' },
@@ -323,6 +329,39 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
         const where = q.cui ? ['traveller_cui = $1'] : ['traveller_document_number = $1'];
         const params = [q.cui ?? q.documentNumber!.replace(/[\s-]+/g, '').toUpperCase()];
         return list('migratory_movements', where, params, 'occurred_at', 'movement_id', q.limit, q.cursor);
+      },
+    );
+
+    v1.get<{ Querystring: { cui?: string; documentNumber?: string; country?: string; limit: number; cursor?: string } }>(
+      '/citizens-abroad',
+      {
+        schema: {
+          summary: 'Guatemaltecos registrados en el exterior (MINEX) por CUI, número de documento o país de residencia',
+          description: 'Al menos un filtro es obligatorio; varios filtros se combinan (todos deben cumplirse). Los registros más recientes primero.',
+          tags: ['guatemaltecos en el exterior'],
+          querystring: {
+            type: 'object', additionalProperties: false,
+            properties: {
+              cui: { type: 'string', pattern: '^\\d{13}$' }, documentNumber: { type: 'string', minLength: 3, maxLength: 40 },
+              country: { type: 'string', pattern: '^[A-Za-z]{3}$', description: 'ISO 3166-1 alfa-3, p. ej. USA' }, ...paging,
+            },
+            anyOf: [{ required: ['cui'] }, { required: ['documentNumber'] }, { required: ['country'] }],
+          },
+          response: { 200: page(citizenAbroad), ...errors },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        const where: string[] = [];
+        const params: unknown[] = [];
+        const add = (sql: string, v: unknown) => {
+          params.push(v);
+          where.push(sql.replace('?', `$${params.length}`));
+        };
+        if (q.cui) add('person_cui = ?', q.cui);
+        if (q.documentNumber) add('person_document_number = ?', normalizeDocumentNumber(q.documentNumber));
+        if (q.country) add('country_of_residence = ?', q.country.toUpperCase());
+        return list('citizens_abroad', where, params, 'registered_on', 'registration_id', q.limit, q.cursor);
       },
     );
 

@@ -93,6 +93,30 @@ describe('projector: given / when / then per event type', () => {
     expect((await ctx.query('SELECT status, closure_reason FROM store.arrest_warrants WHERE warrant_id = $1', [id]))[0]).toEqual({ status: 'closed', closure_reason: 'SERVED' });
   });
 
+  it('citizen abroad: given nothing, when registered, then a registry row and its envelope in the event log', async () => {
+    const registered = ev('minex.citizen-abroad.registered', { occurredAt: at(15) });
+    const id = (registered.data as EventDataMap['minex.citizen-abroad.registered']).registrationId;
+    await publish(registered);
+    const [row] = await ctx.query('SELECT * FROM store.citizens_abroad WHERE registration_id = $1', [id]);
+    expect(row).toMatchObject({
+      person_cui: '1587564440904', person_document_type: 'PASAPORTE', person_document_number: '254369871',
+      person_name_normalized: 'JOSE ANGEL NUNEZ PEREZ', country_of_residence: 'USA',
+      consulate: 'Consulado General de Guatemala en Los Ángeles', city: 'Los Ángeles', last_event_id: registered.data.eventId,
+    });
+    expect(row).not.toHaveProperty('phone');
+    const log = await ctx.query('SELECT event_type, topic, source, entity_key FROM store.event_log WHERE event_id = $1', [registered.data.eventId]);
+    expect(log).toEqual([{ event_type: 'minex.citizen-abroad.registered', topic: ctx.topicOf('minex.citizen-abroad.registered'), source: 'MINEX', entity_key: id }]);
+  });
+
+  it('citizen abroad: given a registration confirmed later, when an older registration arrives late, then the newer data stays and the gaps fill', async () => {
+    const newer = ev('minex.citizen-abroad.registered', { occurredAt: at(10), countryOfResidence: 'MEX', consulate: 'Consulado de Guatemala en Tapachula', city: null });
+    const id = (newer.data as EventDataMap['minex.citizen-abroad.registered']).registrationId;
+    await publish(newer);
+    await publish(ev('minex.citizen-abroad.registered', { registrationId: id, occurredAt: at(40), city: 'Los Ángeles' }));
+    const rows = await ctx.query('SELECT country_of_residence, consulate, city, last_event_id FROM store.citizens_abroad WHERE registration_id = $1', [id]);
+    expect(rows).toEqual([{ country_of_residence: 'MEX', consulate: 'Consulado de Guatemala en Tapachula', city: 'Los Ángeles', last_event_id: newer.data.eventId }]);
+  });
+
   it('movement: when recorded, then one history row; the same event again changes nothing', async () => {
     const movement = ev('igm.migratory-movement.recorded', { occurredAt: at(3) });
     const id = (movement.data as EventDataMap['igm.migratory-movement.recorded']).movementId;

@@ -37,6 +37,22 @@ describe('projectBatch', () => {
     expect(out.movements[0]).toMatchObject({ traveller_name_normalized: 'JOSE ANGEL NUNEZ PEREZ', traveller_birth_date: '1985-04-12' });
   });
 
+  it('given a registration abroad and a later confirmation, then one row per registration, newest wins in any order', () => {
+    const first = sampleEvent('minex.citizen-abroad.registered', { occurredAt: at(0) });
+    const id = first.registrationId;
+    const person = { ...first.person, documentNumber: '2543-69871' };
+    const confirmed = sampleEvent('minex.citizen-abroad.registered', { registrationId: id, occurredAt: at(30), person, countryOfResidence: 'CAN', city: null });
+    const events = [stored('minex.citizen-abroad.registered', first), stored('minex.citizen-abroad.registered', confirmed)];
+    const rowsOf = (evs: StoredEvent[]) => [...projectBatch(evs).state.values()][0]!;
+    const inOrder = rowsOf(events);
+    expect(inOrder.size).toBe(1);
+    expect(inOrder.get(id)).toMatchObject({
+      country_of_residence: 'CAN', city: first.city, person_name_normalized: 'JOSE ANGEL NUNEZ PEREZ', person_document_number: '254369871',
+      registered_on: '2024-03-18', first_occurred_at: at(0), last_event_id: confirmed.eventId,
+    });
+    expect(rowsOf([events[1]!, events[0]!])).toEqual(inOrder);
+  });
+
   it('normalises names for matching: accents, case, punctuation and spacing', () => {
     expect(normalizeName('  José  Ángel Núñez-Pérez ')).toBe('JOSE ANGEL NUNEZ PEREZ');
     expect(normalizeName('')).toBeNull();

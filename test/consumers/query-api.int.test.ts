@@ -24,6 +24,7 @@ describe('query API', () => {
   let warrantId = '';
   let stolenPlate = '';
   let eventId = '';
+  const registrations: string[] = [];
 
   async function store(...events: { type: ProjectedEventType; data: EventDataMap[ProjectedEventType] }[]): Promise<void> {
     const stored: StoredEvent[] = events.map((e) => ({
@@ -67,6 +68,18 @@ describe('query API', () => {
       { type: 'pgn.alba-keneth.activated', data: sampleEvent('pgn.alba-keneth.activated') },
       { type: 'igm.migratory-movement.recorded', data: sampleEvent('igm.migratory-movement.recorded') },
     );
+    // Three registrations of the same person in the USA (older to newer), one of somebody else in Mexico.
+    for (const registeredOn of ['2023-01-10', '2024-03-18', '2025-06-02']) {
+      const r = sampleEvent('minex.citizen-abroad.registered', { registeredOn });
+      registrations.push(r.registrationId);
+      await store({ type: 'minex.citizen-abroad.registered', data: r });
+    }
+    await store({
+      type: 'minex.citizen-abroad.registered',
+      data: sampleEvent('minex.citizen-abroad.registered', {
+        person: { fullName: 'Ana Lucía Ñique', documentType: 'PASAPORTE', documentNumber: 'AB-123456' }, countryOfResidence: 'MEX', consulate: 'Consulado de Guatemala en Tapachula',
+      }),
+    });
     app = await buildQueryApi({ pool, tokens: [`${TOKEN}:analyst`] });
   });
 
@@ -122,10 +135,42 @@ describe('query API', () => {
     expect((await app.inject({ url: `/v1/events/${randomUUID()}`, headers: auth })).statusCode).toBe(404);
   });
 
+  it('serves Guatemalans abroad by CUI, document number or country, newest registration first, paged by cursor', async () => {
+    type Page = { items: { registrationId: string; countryOfResidence: string; personDocumentNumber: string; registeredOn: string }[]; nextCursor: string | null };
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await app.inject({ url: `/v1/citizens-abroad?cui=1587564440904&limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: auth });
+      expect(r.statusCode).toBe(200);
+      const body = r.json() as Page;
+      seen.push(...body.items.map((i) => i.registrationId));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...registrations].reverse());
+
+    const byDocument = (await app.inject({ url: '/v1/citizens-abroad?documentNumber=ab 123456', headers: auth })).json() as Page;
+    expect(byDocument.items).toEqual([expect.objectContaining({ countryOfResidence: 'MEX', personDocumentNumber: 'AB123456' })]);
+    const byCountry = (await app.inject({ url: '/v1/citizens-abroad?country=usa', headers: auth })).json() as Page;
+    expect(byCountry.items.map((i) => i.registrationId)).toEqual([...registrations].reverse());
+    expect(byCountry.items[0]).toMatchObject({ registeredOn: '2025-06-02', personDocumentNumber: '254369871' });
+    expect(byCountry.items[0]).not.toHaveProperty('phone');
+    const none = (await app.inject({ url: '/v1/citizens-abroad?cui=1587564440904&country=MEX', headers: auth })).json() as Page;
+    expect(none).toEqual({ items: [], nextCursor: null });
+  });
+
+  it('refuses a citizens-abroad query without a filter or with a bad one, in Spanish', async () => {
+    for (const url of ['/v1/citizens-abroad', '/v1/citizens-abroad?country=US', '/v1/citizens-abroad?cui=123', '/v1/citizens-abroad?country=USA&cursor=garbage']) {
+      const r = await app.inject({ url, headers: auth });
+      expect(r.statusCode, url).toBe(400);
+      expect(r.json(), url).toMatchObject({ code: 'BUS_ERR_VALIDATION', message: expect.stringMatching(/Parámetros inválidos|cursor/) });
+    }
+    expect((await app.inject({ url: '/v1/citizens-abroad?country=USA' })).statusCode).toBe(401);
+  });
+
   it('publishes OpenAPI at /docs', async () => {
     const r = await app.inject({ url: '/docs/json' });
     expect(r.statusCode).toBe(200);
-    expect(Object.keys((r.json() as { paths: object }).paths)).toEqual(expect.arrayContaining(['/v1/incidents', '/v1/vehicles/{plate}', '/v1/events/{id}']));
+    expect(Object.keys((r.json() as { paths: object }).paths)).toEqual(expect.arrayContaining(['/v1/incidents', '/v1/vehicles/{plate}', '/v1/citizens-abroad', '/v1/events/{id}']));
   });
 
   it('current state for correlation: CUI first, then document, then name + birth date (possible)', async () => {

@@ -5,7 +5,7 @@
  * `raw_kafkajs_consume_per_s` (a no-op kafkajs consumer) is measured over the
  * very same events and not measured twice.
  *
- * Run as a child (`BENCH_REPLAY_CHILD=1`), this file performs the export and
+ * Run as a child (`--bench-replay-child <prefix> <out>`), this file performs the export and
  * reports `{ events, ms }` to its parent.
  */
 import { fork } from 'node:child_process';
@@ -19,6 +19,8 @@ import { exportEvents, planSize, resolvePlan } from '../consumers/replay/index.t
 
 /** The topics of the projection bench's backlog. */
 const TOPICS = ['sns.conred.incidents.v1', 'sns.pgn.alba-keneth.v1', 'sns.igm.migratory-movements.v1', 'sns.mingob.stolen-vehicles.v1', 'sns.mingob.arrest-warrants.v1'];
+
+const CHILD_FLAG = '--bench-replay-child';
 
 export interface ReplayBenchOptions {
   /** Prefix of the backlog's topics (the projection bench's). */
@@ -35,8 +37,7 @@ export interface ReplayBenchResult {
 }
 
 async function child(): Promise<void> {
-  const prefix = process.env.BENCH_REPLAY_PREFIX!;
-  const out = process.env.BENCH_REPLAY_OUT!;
+  const [, , , prefix = '', out = ''] = process.argv;
   const kafka = createKafka({ clientId: 'bench-replay' });
   const catalog = loadCatalog();
   const admin = kafka.admin();
@@ -57,10 +58,10 @@ async function child(): Promise<void> {
 /** Runs the export bench in a child process; the output file is deleted afterwards. */
 export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
   const out = join(tmpdir(), `bench-replay-${Date.now().toString(36)}.ndjson`);
-  const proc = fork(fileURLToPath(import.meta.url), [], {
+  const proc = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, options.prefix, out], {
     execArgv: ['--import', 'tsx'],
     stdio: 'ignore',
-    env: { ...process.env, BENCH_REPLAY_CHILD: '1', BENCH_REPLAY_PREFIX: options.prefix, BENCH_REPLAY_OUT: out, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn' },
   });
   let peakRssMb = 0;
   const rss = () => {
@@ -90,7 +91,7 @@ export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBe
   }
 }
 
-if (process.env.BENCH_REPLAY_CHILD === '1') {
+if (process.argv[2] === CHILD_FLAG) {
   child().then(
     () => process.exit(0),
     (err: Error) => {

@@ -437,6 +437,8 @@ export async function startRegistry(e: Endpoints = readEndpoints()): Promise<voi
       APICURIO_DATASOURCE_JDBC_MAX_SIZE: '10',
       // Registering an identical schema again returns the existing id (idempotent registration).
       APICURIO_CCOMPAT_USE_CANONICAL_HASH: 'true',
+      // Every test run registers subjects of its own; listing must not truncate at the default 1000.
+      APICURIO_CCOMPAT_MAX_SUBJECTS: '100000',
     };
     log(`starting Apicurio Registry ${APICURIO_VERSION} on 127.0.0.1:${PORTS.registry}`);
     const pid = spawnDetached('registry', java, [...REGISTRY_HEAP, '-jar', join(dir, 'quarkus-run.jar')], env, dir, 'registry.log');

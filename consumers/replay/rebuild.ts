@@ -261,6 +261,7 @@ const CHECKSUM_TABLES: Record<string, readonly string[]> = {
   alba_keneth_alerts: [],
   stolen_vehicles: [],
   arrest_warrants: [],
+  citizens_abroad: [],
   migratory_movements: [],
   dead_letters: ['dead_lettered_at'],
 };

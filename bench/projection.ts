@@ -13,6 +13,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { applyTopics, loadCatalog } from '../catalog/index.ts';
 import { getContract, sampleEvent, type EventDataMap, type EventType } from '../contracts/index.ts';
+import { PROJECTED_EVENT_TYPES } from '../consumers/index.ts';
 import { createKafka, databaseUrlFor, readEndpoints } from '../core/index.ts';
 import { migrate } from '../migrations/index.ts';
 import { createRegistry, encodeWire, subjectFor } from '../registry/index.ts';
@@ -48,7 +49,9 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   const endpoints = readEndpoints();
   const catalog = loadCatalog();
   const kafka = createKafka({ clientId: 'bench-projection' });
-  await applyTopics(catalog, { admin, prefix, only: ['sns.conred.incidents.v1', 'sns.pgn.alba-keneth.v1', 'sns.igm.migratory-movements.v1', 'sns.mingob.stolen-vehicles.v1', 'sns.mingob.arrest-warrants.v1', 'sns.st.dead-letter.v1'] });
+  // Every topic the projector subscribes to must exist, even those the mix leaves empty.
+  const projected = catalog.topics.filter((t) => t.eventTypes.some((e) => (PROJECTED_EVENT_TYPES as readonly string[]).includes(e))).map((t) => t.name);
+  await applyTopics(catalog, { admin, prefix, only: [...projected, 'sns.st.dead-letter.v1'] });
   const topics = [...new Set(MIX.map((t) => prefix + catalog.topicOf(t).name))];
 
   // The backlog: valid events, pre-encoded like the SDK writes them.
@@ -143,6 +146,8 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
         done0 = done;
       }
       if (done >= n) break;
+      // A projector that died would otherwise leave this loop waiting forever.
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`projector exited (${child.exitCode ?? child.signalCode}) after ${done} of ${n} events`);
       await sleep(100);
     }
     projectionEventsPerS = (n - done0) / ((Date.now() - t0) / 1000);

@@ -245,6 +245,46 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
     };
   }
 
+  /** Batches waiting for the next group, with their callers. */
+  let batchQueue: { events: readonly SourceEvent[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let grouping = false;
+
+  /**
+   * Group commit of the consumer's batches: the partitions of one fetch,
+   * handed over concurrently, are processed as one — one barrier wait, one
+   * history query, one evaluation pass in log order per partition, one insert
+   * transaction — instead of six queueing for the PostgreSQL round trips and
+   * the seq lock one after the other. Groups run one at a time; each caller
+   * returns once its events are committed; a failure fails every batch of the
+   * group (each is retried, and a retried insert is a no-op).
+   */
+  function processBatch(events: readonly SourceEvent[]): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => batchQueue.push({ events, resolve, reject }));
+    if (!grouping) {
+      grouping = true;
+      // setImmediate: the other partitions of the same fetch arrive in this turn of the event loop.
+      setImmediate(() => void drainBatches());
+    }
+    return done;
+  }
+
+  async function drainBatches(): Promise<void> {
+    try {
+      while (batchQueue.length > 0) {
+        const group = batchQueue;
+        batchQueue = [];
+        try {
+          await processEvents(group.flatMap((c) => c.events));
+          for (const c of group) c.resolve();
+        } catch (err) {
+          for (const c of group) c.reject(err);
+        }
+      }
+    } finally {
+      grouping = false;
+    }
+  }
+
   async function processEvents(events: readonly SourceEvent[], opts: { waitForProjector?: boolean } = {}): Promise<AlertIssued[]> {
     await connect();
     if ((opts.waitForProjector ?? true) && events.some((e) => correlatedTypes.has(e.type))) await barrier!.waitCaughtUp();
@@ -285,7 +325,7 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
         log?.warn({ topic: batch.topic, partition: batch.partition, offset: message.offset, code: err.code, reason: err.reason }, 'undecodable message skipped');
       }
     }
-    await processEvents(events);
+    await processBatch(events);
     const last = batch.messages[batch.messages.length - 1];
     if (last) resolveOffset(last.offset);
     await commitOffsetsIfNecessary();

@@ -231,7 +231,17 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
       streams.delete(res);
       if (client) hub.detach(client);
     });
-    const attached = await hub.attach({ filter: filterOf(req.query), send: (_a, frame) => res.write(frame), sendRaw: (frame) => res.write(frame) }, lastEventId);
+    // Frames the hub hands over in one synchronous pass (a batch of alerts) leave in one write, not one syscall each.
+    let out = '';
+    const enqueue = (frame: string) => {
+      if (out === '') queueMicrotask(() => {
+        const chunk = out;
+        out = '';
+        if (!closed) res.write(chunk);
+      });
+      out += frame;
+    };
+    const attached = await hub.attach({ filter: filterOf(req.query), send: (_a, frame) => enqueue(frame), sendRaw: enqueue }, lastEventId);
     if (closed) hub.detach(attached);
     else client = attached;
   });

@@ -143,8 +143,26 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
   const inFlight = new Set<Promise<unknown>>();
   let running: Promise<number> | undefined;
 
-  async function fanOut(alerts: readonly StoredAlert[]): Promise<void> {
-    if (alerts.length > 0) await fanOutTo(alerts[alerts.length - 1]!.seq);
+  /** Highest seq the hub asked to fan out, and the run doing it: batches arriving during a run share the next one. */
+  let fanOutWanted = 0n;
+  let fanOutRunning: Promise<void> | undefined;
+
+  function fanOut(alerts: readonly StoredAlert[]): Promise<void> {
+    if (alerts.length === 0) return Promise.resolve();
+    const max = BigInt(alerts[alerts.length - 1]!.seq);
+    if (max > fanOutWanted) fanOutWanted = max;
+    fanOutRunning ??= (async () => {
+      try {
+        for (let done = 0n; done < fanOutWanted; ) {
+          const target = fanOutWanted;
+          await fanOutTo(target.toString());
+          done = target;
+        }
+      } finally {
+        fanOutRunning = undefined;
+      }
+    })();
+    return fanOutRunning;
   }
 
   async function fanOutTo(max: string): Promise<void> {

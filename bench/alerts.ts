@@ -14,10 +14,14 @@ import { sampleEvent } from '../contracts/index.ts';
 import { databaseUrlFor, readEndpoints } from '../core/index.ts';
 import { createProducer } from '../producers/index.ts';
 
-/** Starts a service entry point as a child process; resolves when it reports ready. */
+/**
+ * Starts a service entry point as a child process; resolves when it reports ready.
+ * BENCH_ALERTS_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) is passed to every service.
+ */
 function service(main: string, env: Record<string, string>): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = fork(main, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const extra = (process.env.BENCH_ALERTS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = fork(main, [], { execArgv: ['--import', 'tsx', ...extra], env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const timer = setTimeout(() => reject(new Error(`${main} did not become ready`)), 60_000);
     child.on('message', (m: { ready?: boolean }) => {
       if (m?.ready) {
@@ -45,6 +49,31 @@ export interface AlertBenchResult {
   fanoutP99Ms: number;
   fanoutP50Ms: number;
   subscribers: number;
+  /** Where the steady-rate latency goes: p50/p99 of publish resolved → alert row's transaction start, and of that → SSE arrival. */
+  stages: { toStoreP50Ms: number; toStoreP99Ms: number; storeToSseP50Ms: number; storeToSseP99Ms: number };
+}
+
+/** Splits each alert's latency at its row's `created_at` (the inserting transaction's start; same host clock). */
+async function stageBreakdown(databaseUrl: string, ackedWall: Map<string, number>, arrivedWall: Map<string, number>): Promise<AlertBenchResult['stages']> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const r = await db.query<{ id: string; created: number }>(`SELECT alert->'sourceEvents'->0->>'eventId' AS id, (extract(epoch FROM created_at) * 1000)::float8 AS created FROM alerts.alerts`);
+    const toStore: number[] = [];
+    const toSse: number[] = [];
+    for (const row of r.rows) {
+      const acked = ackedWall.get(row.id);
+      const arrived = arrivedWall.get(row.id);
+      if (acked === undefined || arrived === undefined) continue;
+      toStore.push(row.created - acked);
+      toSse.push(arrived - row.created);
+    }
+    toStore.sort((a, b) => a - b);
+    toSse.sort((a, b) => a - b);
+    return { toStoreP50Ms: percentile(toStore, 50), toStoreP99Ms: percentile(toStore, 99), storeToSseP50Ms: percentile(toSse, 50), storeToSseP99Ms: percentile(toSse, 99) };
+  } finally {
+    await db.end();
+  }
 }
 
 const TOKEN = 'bench-operator-token-0123456789';
@@ -119,11 +148,14 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
 
     // 1) Steady rate, one SSE client.
     const acked = new Map<string, number>();
+    const ackedWall = new Map<string, number>();
+    const arrivedWall = new Map<string, number>();
     const latencies: number[] = [];
     const early = new Map<string, number>();
     closers.push(
       await subscribe(url, (id) => {
         const now = performance.now();
+        arrivedWall.set(id, Date.now());
         const at = acked.get(id);
         if (at === undefined) early.set(id, now);
         else latencies.push(now - at);
@@ -143,6 +175,7 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
         pending.push(
           producer.publish('pgn.alba-keneth.activated', ev).then(() => {
             const now = performance.now();
+            ackedWall.set(ev.eventId, Date.now());
             const e = early.get(ev.eventId);
             if (e !== undefined) latencies.push(Math.max(0, e - now));
             else acked.set(ev.eventId, now);
@@ -157,6 +190,7 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
     while (latencies.length < total && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     latencies.sort((a, b) => a - b);
     closers.pop()!();
+    const stages = await stageBreakdown(databaseUrl, ackedWall, arrivedWall);
 
     // 2) Fan-out: `subscribers` SSE clients, a few alerts, latency on every client.
     const fanAcked = new Map<string, number>();
@@ -191,6 +225,7 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
       fanoutP50Ms: percentile(fan, 50),
       fanoutP99Ms: percentile(fan, 99),
       subscribers,
+      stages,
     };
   } finally {
     for (const c of closers) c();

@@ -164,8 +164,8 @@ export function createAlertStore(pool: pg.Pool, schema: string): AlertStore {
       const cancels = raised.flatMap((r) => r.cancels.map((c) => [c, r.alert.identifier] as const));
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
+        // One round trip each for BEGIN + lock and NOTIFY + COMMIT (simple protocol; lockKey and channel are checked identifiers).
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(hashtext('${lockKey}'))`);
         const inserted = await client.query<{ identifier: string }>(
           `INSERT INTO ${t} (identifier, event_id, rule, status, msg_type, severity, urgency, certainty, department_code,
              municipality_code, source_institution, entity_key, sent, alert)
@@ -190,8 +190,7 @@ export function createAlertStore(pool: pg.Pool, schema: string): AlertStore {
         if (opts.escalationOf && fresh.size > 0) {
           await client.query(`UPDATE ${t} SET escalated_at = now() WHERE identifier = $1`, [opts.escalationOf]);
         }
-        if (fresh.size > 0) await client.query(`SELECT pg_notify($1, '')`, [channel]);
-        await client.query('COMMIT');
+        await client.query(fresh.size > 0 ? `SELECT pg_notify('${channel}', ''); COMMIT` : 'COMMIT');
         // Kept out of the locked transaction: the outbox publishes from the table.
         return raised.filter((r) => fresh.has(r.alert.identifier)).map((r) => r.alert);
       } catch (err) {

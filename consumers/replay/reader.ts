@@ -81,6 +81,24 @@ export async function readPlan(kafka: Kafka, plan: ReplayPlan, options: ReadOpti
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const fromMs = plan.fromMs;
   const toMs = plan.toMs;
+  const inTime = (m: KafkaMessage): boolean => {
+    const ts = Number(m.timestamp);
+    return (fromMs === null || ts >= fromMs) && (toMs === null || ts < toMs);
+  };
+  /**
+   * The messages of a batch in `[position, end)` and in the time range. Decided
+   * per batch when it can be (a batch wholly inside the range, no time range):
+   * then the batch's own array is passed on, without a BigInt per message.
+   */
+  const inRange = (all: readonly KafkaMessage[], position: bigint, end: bigint): readonly KafkaMessage[] => {
+    if (all.length === 0) return all;
+    const whole = BigInt(all[0]!.offset) >= position && BigInt(all[all.length - 1]!.offset) < end;
+    if (whole) return fromMs === null && toMs === null ? all : all.filter(inTime);
+    return all.filter((m) => {
+      const o = BigInt(m.offset);
+      return o >= position && o < end && inTime(m);
+    });
+  };
 
   try {
     await consumer.connect();
@@ -92,7 +110,7 @@ export async function readPlan(kafka: Kafka, plan: ReplayPlan, options: ReadOpti
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(6, plan.ranges.length),
-      eachBatch: async ({ batch, isRunning, isStale }) => {
+      eachBatch: async ({ batch, isRunning, isStale, resolveOffset }) => {
         const key = positionKey(batch.topic, batch.partition);
         if (stopping || !isRunning() || isStale()) return;
         if (!pending.has(key)) {
@@ -101,18 +119,18 @@ export async function readPlan(kafka: Kafka, plan: ReplayPlan, options: ReadOpti
         }
         const position = BigInt(positions.get(key)!);
         const end = ends.get(key)!;
-        const last = BigInt(batch.lastOffset());
+        const lastOffset = batch.lastOffset();
+        const last = BigInt(lastOffset);
         const next = last + 1n < end ? last + 1n : end;
-        if (next <= position) return;
-        const messages = batch.messages.filter((m) => {
-          const o = BigInt(m.offset);
-          if (o < position || o >= end) return false;
-          if (fromMs === null && toMs === null) return true;
-          const ts = Number(m.timestamp);
-          return (fromMs === null || ts >= fromMs) && (toMs === null || ts < toMs);
-        });
+        // kafkajs fetches from the last resolved offset: without resolving, the same batch would come back forever.
+        if (next <= position) {
+          resolveOffset(lastOffset);
+          return;
+        }
+        const messages = inRange(batch.messages, position, end);
         const accepted = await options.onBatch({ topic: batch.topic, partition: batch.partition, messages, nextOffset: next.toString() });
         if (!accepted) return;
+        resolveOffset(lastOffset);
         positions.set(key, next.toString());
         options.onProgress?.(Number(next - position));
         if (next >= end) {

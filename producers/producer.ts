@@ -196,7 +196,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       ce_id: id,
       ce_source: opts.institution,
       ce_type: type,
-      ce_time: new Date(data.occurredAt as string).toISOString(),
+      ce_time: utcIso(data.occurredAt as string),
       ce_subject: po?.subject ?? key,
       'content-type': 'application/avro',
     };
@@ -291,16 +291,23 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   }
 
   function settleAcknowledged(batch: Pending[], metadata: RecordMetadata[]): void {
-    const next = new Map<string, bigint>();
-    for (const m of metadata) next.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset ?? '0'));
+    // Next offset per topic and partition; a number while it is exact (always, in practice), a bigint beyond 2^53.
+    const next = new Map<string, (number | bigint | undefined)[]>();
+    for (const m of metadata) {
+      let parts = next.get(m.topicName);
+      if (!parts) next.set(m.topicName, (parts = []));
+      const base = BigInt(m.baseOffset ?? '0');
+      parts[m.partition] = base + BigInt(batch.length) < BigInt(Number.MAX_SAFE_INTEGER) ? Number(base) : base;
+    }
     for (const p of batch) {
-      const k = `${p.topic}\u0000${p.message.partition}`;
-      const offset = next.get(k);
+      const parts = next.get(p.topic);
+      const partition = p.message.partition;
+      const offset = parts?.[partition];
       if (offset === undefined) {
-        p.reject(new BrokerUnavailableError(`Kafka returned no offset for ${p.topic}/${p.message.partition}`));
+        p.reject(new BrokerUnavailableError(`Kafka returned no offset for ${p.topic}/${partition}`));
       } else {
-        next.set(k, offset + 1n);
-        p.resolve({ id: p.id, topic: p.topic, partition: p.message.partition, offset: offset.toString() });
+        parts![partition] = typeof offset === 'number' ? offset + 1 : offset + 1n;
+        p.resolve({ id: p.id, topic: p.topic, partition, offset: String(offset) });
         if (closing) flushedCount++;
       }
       releaseSlot();
@@ -369,6 +376,14 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       return { flushed: flushedCount, failedIds: [...failedIds] };
     },
   };
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ`: already what `toISOString()` returns, so no Date is built for it (hot path). */
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The UTC ISO-8601 form of a validated timestamp (CloudEvents `ce_time`). */
+function utcIso(timestamp: string): string {
+  return CANONICAL_UTC.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
 }
 
 const metadataCache = new Map<number, PartitionMetadata[]>();

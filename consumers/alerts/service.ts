@@ -171,15 +171,39 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
     }
   }
 
+  /** Alerts raised in one batch, not yet stored, indexed so each look-up is O(1) however large the batch. */
+  interface PendingAlerts {
+    readonly list: RaisedAlert[];
+    readonly ids: Set<string>;
+    readonly cancelled: Set<string>;
+    readonly byEntity: Map<string, RaisedAlert[]>;
+  }
+
+  function pendingAlerts(): PendingAlerts {
+    return { list: [], ids: new Set(), cancelled: new Set(), byEntity: new Map() };
+  }
+
+  /** Adds `r` unless its identifier is already pending (a producer retry duplicated the event): raised once. */
+  function addPending(p: PendingAlerts, r: RaisedAlert): void {
+    if (p.ids.has(r.alert.identifier)) return;
+    p.ids.add(r.alert.identifier);
+    p.list.push(r);
+    for (const c of r.cancels) p.cancelled.add(c);
+    const k = `${r.alert.status}\u0000${r.entityKey}`;
+    const same = p.byEntity.get(k);
+    if (same) same.push(r);
+    else p.byEntity.set(k, [r]);
+  }
+
   /** History that also sees the alerts raised earlier in the same batch (not yet stored). */
-  function overlayHistory(base: AlertHistory, pending: RaisedAlert[]): AlertHistory {
+  function overlayHistory(base: AlertHistory, pending: PendingAlerts): AlertHistory {
     return {
       async activeFor(entityKey: string, status: CapStatus): Promise<PriorAlert[]> {
-        const cancelled = new Set(pending.flatMap((p) => p.cancels));
+        const cancelled = pending.cancelled;
         const stored = (await base.activeFor(entityKey, status)).filter((p) => !cancelled.has(p.identifier));
         const seen = new Set(stored.map((p) => p.identifier));
-        const mine = pending
-          .filter((p) => p.entityKey === entityKey && p.alert.status === status && p.alert.msgType !== 'Cancel' && !cancelled.has(p.alert.identifier) && !seen.has(p.alert.identifier))
+        const mine = (pending.byEntity.get(`${status}\u0000${entityKey}`) ?? [])
+          .filter((p) => p.alert.msgType !== 'Cancel' && !cancelled.has(p.alert.identifier) && !seen.has(p.alert.identifier))
           .map((p) => ({ identifier: p.alert.identifier, sender: p.alert.sender, sent: p.alert.sent, rule: p.alert.rule }));
         return [...stored, ...mine];
       },
@@ -234,12 +258,13 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
     const keys = [...new Set(events.flatMap((e) => engine.entityKeysOf(e).map((k) => `${status(e)}\u0000${k}`)))];
     const base = store!.history();
     if (keys.length === 0) return base;
+    const asked = new Set(keys);
     const known = await store!.activeForMany(keys.map((k) => k.split('\u0000') as [CapStatus, string]));
     return {
       async activeFor(entityKey, st) {
         const hit = known.get(`${st}\u0000${entityKey}`);
         if (hit) return hit;
-        if (keys.includes(`${st}\u0000${entityKey}`)) return [];
+        if (asked.has(`${st}\u0000${entityKey}`)) return [];
         return base.activeFor(entityKey, st);
       },
     };
@@ -288,16 +313,15 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
   async function processEvents(events: readonly SourceEvent[], opts: { waitForProjector?: boolean } = {}): Promise<AlertIssued[]> {
     await connect();
     if ((opts.waitForProjector ?? true) && events.some((e) => correlatedTypes.has(e.type))) await barrier!.waitCaughtUp();
-    const pending: RaisedAlert[] = [];
+    const pending = pendingAlerts();
     const statusOf = (e: SourceEvent): CapStatus => (options.forceExercise || e.exercise ? 'Exercise' : 'Actual');
     const history = overlayHistory(await prefetchedHistory(events, statusOf), pending);
     for (const event of events) {
       const raised = await engine.evaluate(event, { state: state!, history, forceExercise: options.forceExercise ?? false });
-      // An identifier seen twice in a batch (a producer retry duplicated the event) is raised once.
-      for (const r of raised) if (!pending.some((p) => p.alert.identifier === r.alert.identifier)) pending.push(r);
+      for (const r of raised) addPending(pending, r);
     }
-    if (pending.length === 0) return [];
-    const unpublished = await store!.insert(pending);
+    if (pending.list.length === 0) return [];
+    const unpublished = await store!.insert(pending.list);
     for (const a of unpublished) log?.info({ identifier: a.identifier, rule: a.rule, status: a.status, msgType: a.msgType, severity: a.info.severity }, 'alert issued');
     if (unpublished.length > 0) void flushOutbox();
     return unpublished;

@@ -45,14 +45,18 @@ async function child(): Promise<void> {
   const plan = await resolvePlan(admin, catalog, { topics: TOPICS }, { topicPrefix: prefix });
   await admin.disconnect();
   let started = 0;
+  let firstBatch = 0;
   const r = await exportEvents({
     kafka, catalog, plan, topicPrefix: prefix, registryUrl: readEndpoints().registryUrl, out, format: 'ndjson', fingerprint: 'bench',
-    // Timed like the no-op consumer: from the first batch (group join excluded).
-    onProgress: () => {
-      if (started === 0) started = Date.now();
+    // Timed like the no-op consumer: from the first batch on (group join excluded), that batch's events excluded.
+    onProgress: (_offsets, events) => {
+      if (started === 0 && events > 0) {
+        started = Date.now();
+        firstBatch = events;
+      }
     },
   });
-  process.send!({ events: r.events, offsets: planSize(plan), ms: Date.now() - started });
+  process.send!({ events: r.events, timedEvents: r.events - firstBatch, offsets: planSize(plan), ms: Date.now() - started });
 }
 
 /** Runs the export bench in a child process; the output file is deleted afterwards. */
@@ -74,16 +78,16 @@ export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBe
   };
   const timer = setInterval(rss, 100);
   try {
-    const result = await new Promise<{ events: number; ms: number }>((resolve, reject) => {
+    const result = await new Promise<{ events: number; timedEvents: number; ms: number }>((resolve, reject) => {
       proc.once('message', (m) => {
         rss();
-        resolve(m as { events: number; ms: number });
+        resolve(m as { events: number; timedEvents: number; ms: number });
       });
       proc.once('exit', (code) => reject(new Error(`replay bench child exited with ${code}`)));
     });
     if (result.events !== options.n) throw new Error(`replay bench exported ${result.events} of ${options.n} events`);
     const outputBytes = statSync(out).size;
-    return { eventsPerS: result.events / (result.ms / 1000), peakRssMb, events: result.events, outputBytes };
+    return { eventsPerS: result.timedEvents / (Math.max(1, result.ms) / 1000), peakRssMb, events: result.events, outputBytes };
   } finally {
     clearInterval(timer);
     proc.kill('SIGTERM');

@@ -10,7 +10,7 @@
  * from those positions, so no event is missing or written twice.
  */
 import { createWriteStream, existsSync, statSync, truncateSync, type WriteStream } from 'node:fs';
-import type avro from 'avsc';
+import avro from 'avsc';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Catalog } from '../../catalog/index.ts';
 import { EVENT_TYPES, getContract, LOGICAL_TYPES, type EventType } from '../../contracts/index.ts';
@@ -40,6 +40,12 @@ export interface ExportedEvent {
   schemaid: number;
   data: Record<string, unknown>;
 }
+
+/** Bytes the output stream buffers before it asks the reader to wait (backpressure). */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Confluent wire format: magic byte 0, then the schema id (4 bytes, big-endian), then the Avro body. */
+const WIRE_HEADER_BYTES = 5;
 
 const CE_COLUMNS = ['id', 'type', 'source', 'time', 'subject', 'traceparent', 'kafkatopic', 'kafkapartition', 'kafkaoffset', 'kafkatimestamp', 'schemaid'] as const;
 
@@ -83,6 +89,18 @@ function valueAt(obj: unknown, path: string): unknown {
 export function csvLine(ev: ExportedEvent, columns: readonly string[]): string {
   const cells = columns.map((c) => csvCell(c.startsWith('data.') ? valueAt(ev.data, c.slice(5)) : (ev as unknown as Record<string, unknown>)[c]));
   return `${cells.join(',')}\r\n`;
+}
+
+type HeaderValue = NonNullable<KafkaMessage['headers']>[string];
+
+/** A header's text (the first value of a repeated header). */
+function headerText(v: NonNullable<HeaderValue>): string {
+  return String(Array.isArray(v) ? v[0] : v);
+}
+
+function headerOf(m: KafkaMessage, k: string): string | undefined {
+  const v = m.headers?.[k];
+  return v === undefined ? undefined : headerText(v);
 }
 
 export interface ExportOptions {
@@ -146,9 +164,9 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     }
     truncateSync(options.out, cp.bytes ?? 0);
     bytes = cp.bytes ?? 0;
-    stream = createWriteStream(options.out, { flags: 'a' });
+    stream = createWriteStream(options.out, { flags: 'a', highWaterMark: WRITE_BUFFER_BYTES });
   } else {
-    stream = createWriteStream(options.out, { flags: 'w' });
+    stream = createWriteStream(options.out, { flags: 'w', highWaterMark: WRITE_BUFFER_BYTES });
     let head = '';
     if (options.format === 'csv') head = `${options.bom ? '\uFEFF' : ''}${columns.join(',')}\r\n`;
     if (head) {
@@ -166,22 +184,96 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     typeByRecord.set(c.subjectRecordName, type);
     readerTypes.set(c.subjectRecordName, c.avroType);
   }
-  const decoder = createDecoder({ registry: createRegistry(options.registryUrl), readerTypes, logicalTypes: LOGICAL_TYPES as never });
+  const registry = createRegistry(options.registryUrl);
+  const decoder = createDecoder({ registry, readerTypes, logicalTypes: LOGICAL_TYPES as never });
+  /**
+   * Schema ids whose writer schema is the current reader schema, with that
+   * reader: their bodies are read without a resolver, about twice as fast.
+   * `null` marks an id that needs the resolver (an older version). Anything
+   * unexpected falls back to the shared decoder, which raises its DecodeError.
+   */
+  const direct = new Map<number, { type: avro.Type; recordName: string } | null>();
+  const exactSchema = (t: avro.Type): string => JSON.stringify(t.schema({ exportAttrs: true }));
+  async function learn(id: number): Promise<void> {
+    if (direct.has(id)) return;
+    let entry: { type: avro.Type; recordName: string } | null = null;
+    try {
+      const writer = avro.Type.forSchema((await registry.writerSchema(id)) as avro.Schema, { logicalTypes: LOGICAL_TYPES as never });
+      const reader = readerTypes.get(writer.name ?? '');
+      if (reader && exactSchema(reader) === exactSchema(writer)) entry = { type: reader, recordName: writer.name! };
+    } catch {
+      // Left to the shared decoder, which reports it.
+    }
+    direct.set(id, entry);
+  }
+  type Decoded = { schemaId: number; recordName: string; data: Record<string, unknown> };
+  /** Synchronous decode of a body whose writer is the reader; undefined when that does not apply (yet). */
+  function decodeDirect(value: Buffer | null): Decoded | undefined {
+    if (!value || value.length <= WIRE_HEADER_BYTES || value[0] !== 0) return undefined;
+    const id = value.readInt32BE(1);
+    const entry = direct.get(id);
+    if (!entry) return undefined;
+    try {
+      return { schemaId: id, recordName: entry.recordName, data: entry.type.fromBuffer(value.subarray(WIRE_HEADER_BYTES)) as Record<string, unknown> };
+    } catch {
+      return undefined; // Invalid body: the shared decoder raises the DecodeError.
+    }
+  }
+  async function decode(value: Buffer | null): Promise<Decoded> {
+    if (value && value.length > WIRE_HEADER_BYTES && value[0] === 0 && !direct.has(value.readInt32BE(1))) {
+      await learn(value.readInt32BE(1));
+      const d = decodeDirect(value);
+      if (d) return d;
+    }
+    return (value && decoder.decodeCached<Record<string, unknown>>(value)) || decoder.decode<Record<string, unknown>>(value);
+  }
   const wanted = plan.eventTypes ? new Set<string>(plan.eventTypes) : null;
+  const ownerOf = new Map<string, string>();
   let undecodable = 0;
-  const header = (m: KafkaMessage, k: string): string | undefined => {
-    const v = m.headers?.[k];
-    return v === undefined ? undefined : String(Array.isArray(v) ? v[0] : v);
+  // The timestamps of a batch are mostly equal: their ISO form is computed once per distinct value.
+  let lastTs = '';
+  let lastTsIso = '';
+  const isoOf = (ts: string): string => {
+    if (ts !== lastTs) {
+      lastTs = ts;
+      lastTsIso = new Date(Number(ts)).toISOString();
+    }
+    return lastTsIso;
+  };
+
+  /**
+   * The NDJSON line of one event, written straight from the headers and the
+   * decoded data (one JSON.stringify of the data, no intermediate object);
+   * the same attributes, in the same order, as `JSON.stringify(ExportedEvent)`.
+   */
+  function ndjsonLine(m: KafkaMessage, type: EventType, data: Record<string, unknown>, schemaId: number, position: string): string {
+    const h = m.headers;
+    const id = h?.ce_id;
+    const source = h?.ce_source;
+    let line = `{"specversion":"1.0","id":${JSON.stringify(id === undefined ? String(data.eventId) : headerText(id))},"source":${JSON.stringify(source === undefined ? sourceOf(type) : headerText(source))},"type":${JSON.stringify(type)},"time":${JSON.stringify(String(data.occurredAt ?? headerOf(m, 'ce_time')))}`;
+    if (m.key) line += `,"subject":${JSON.stringify(headerOf(m, 'ce_subject') ?? m.key.toString())}`;
+    line += ',"datacontenttype":"application/json"';
+    const traceparent = headerOf(m, 'traceparent');
+    if (traceparent) line += `,"traceparent":${JSON.stringify(traceparent)}`;
+    return `${line}${position}"${m.offset}","kafkatimestamp":"${isoOf(m.timestamp)}","schemaid":${schemaId},"data":${JSON.stringify(data)}}\n`;
+  }
+  const sourceOf = (type: EventType): string => {
+    let s = ownerOf.get(type);
+    if (s === undefined) ownerOf.set(type, (s = options.catalog.ownerOf(type)));
+    return s;
   };
 
   async function onBatch(batch: RangeBatch): Promise<boolean> {
-    const lines: string[] = [];
+    let chunk = '';
+    let count = 0;
+    // The Kafka position attributes up to the offset, the same for the whole batch.
+    const position = `,"kafkatopic":${JSON.stringify(batch.topic.slice(options.topicPrefix.length))},"kafkapartition":${batch.partition},"kafkaoffset":`;
     for (const m of batch.messages) {
-      const ceType = header(m, 'ce_type');
-      if (wanted && ceType !== undefined && !wanted.has(ceType)) continue;
+      const ceType = m.headers?.ce_type;
+      if (wanted && ceType !== undefined && !wanted.has(headerText(ceType))) continue;
       let decoded;
       try {
-        decoded = (m.value && decoder.decodeCached<Record<string, unknown>>(m.value)) || (await decoder.decode<Record<string, unknown>>(m.value));
+        decoded = decodeDirect(m.value) ?? (await decode(m.value));
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         undecodable++;
@@ -190,37 +282,42 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
       }
       const type = typeByRecord.get(decoded.recordName)!;
       if (wanted && !wanted.has(type)) continue;
-      const data = decoded.data;
-      const ev: ExportedEvent = {
-        specversion: '1.0',
-        id: header(m, 'ce_id') ?? String(data.eventId),
-        source: header(m, 'ce_source') ?? options.catalog.ownerOf(type),
-        type,
-        time: String(data.occurredAt ?? header(m, 'ce_time')),
-        ...(m.key ? { subject: header(m, 'ce_subject') ?? m.key.toString() } : {}),
-        datacontenttype: 'application/json',
-        ...(header(m, 'traceparent') ? { traceparent: header(m, 'traceparent')! } : {}),
-        kafkatopic: batch.topic.slice(options.topicPrefix.length),
-        kafkapartition: batch.partition,
-        kafkaoffset: m.offset,
-        kafkatimestamp: new Date(Number(m.timestamp)).toISOString(),
-        schemaid: decoded.schemaId,
-        data,
-      };
-      lines.push(options.format === 'csv' ? csvLine(ev, columns) : `${JSON.stringify(ev)}\n`);
+      if (options.format === 'csv') chunk += csvLine(exportedEvent(m, batch, type, decoded.data, decoded.schemaId), columns);
+      else chunk += ndjsonLine(m, type, decoded.data, decoded.schemaId, position);
+      count++;
     }
     // Interrupted while decoding: the batch has no effect and the position stays.
     if (options.signal?.aborted) return false;
     let flushed = true;
-    if (lines.length) {
-      const chunk = lines.join('');
-      flushed = stream.write(chunk);
-      bytes += Buffer.byteLength(chunk);
-      events += lines.length;
+    if (count) {
+      // One UTF-8 encoding per batch, which also gives its size.
+      const buf = Buffer.from(chunk, 'utf8');
+      flushed = stream.write(buf);
+      bytes += buf.length;
+      events += count;
     }
-    options.onProgress?.(0, lines.length);
+    options.onProgress?.(0, count);
     if (!flushed) await Promise.race([new Promise<void>((r) => stream.once('drain', () => r())), streamError]);
     return true;
+  }
+
+  function exportedEvent(m: KafkaMessage, batch: RangeBatch, type: EventType, data: Record<string, unknown>, schemaId: number): ExportedEvent {
+    return {
+      specversion: '1.0',
+      id: headerOf(m, 'ce_id') ?? String(data.eventId),
+      source: headerOf(m, 'ce_source') ?? sourceOf(type),
+      type,
+      time: String(data.occurredAt ?? headerOf(m, 'ce_time')),
+      ...(m.key ? { subject: headerOf(m, 'ce_subject') ?? m.key.toString() } : {}),
+      datacontenttype: 'application/json',
+      ...(headerOf(m, 'traceparent') ? { traceparent: headerOf(m, 'traceparent')! } : {}),
+      kafkatopic: batch.topic.slice(options.topicPrefix.length),
+      kafkapartition: batch.partition,
+      kafkaoffset: m.offset,
+      kafkatimestamp: isoOf(m.timestamp),
+      schemaid: schemaId,
+      data,
+    };
   }
 
   let status: 'done' | 'interrupted';

@@ -213,7 +213,10 @@ export function createDecoder(options: DecoderOptions): {
         const name = writer.name ?? '';
         const reader = options.readerTypes?.get(name);
         let entry: Entry;
-        if (reader) {
+        if (reader && sameSchema(reader, writer)) {
+          // Written with the reader's own schema (the usual case): no resolver layer on every field.
+          entry = { name, read: (body) => reader.fromBuffer(body) };
+        } else if (reader) {
           const resolver = reader.createResolver(writer);
           entry = { name, read: (body) => reader.fromBuffer(body, resolver) };
         } else if (options.readerTypes) {
@@ -258,4 +261,9 @@ export function createDecoder(options: DecoderOptions): {
       return entry ? body<T>(id, entry, buf) : undefined;
     },
   };
+}
+
+/** True when both types have the same full schema, logical types and attributes included. */
+function sameSchema(a: avro.Type, b: avro.Type): boolean {
+  return JSON.stringify(a.schema({ exportAttrs: true })) === JSON.stringify(b.schema({ exportAttrs: true }));
 }

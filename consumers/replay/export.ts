@@ -10,7 +10,7 @@
  * from those positions, so no event is missing or written twice.
  */
 import { createWriteStream, existsSync, statSync, truncateSync, type WriteStream } from 'node:fs';
-import avro from 'avsc';
+import type avro from 'avsc';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Catalog } from '../../catalog/index.ts';
 import { EVENT_TYPES, getContract, LOGICAL_TYPES, type EventType } from '../../contracts/index.ts';
@@ -43,9 +43,6 @@ export interface ExportedEvent {
 
 /** Bytes the output stream buffers before it asks the reader to wait (backpressure). */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/** Confluent wire format: magic byte 0, then the schema id (4 bytes, big-endian), then the Avro body. */
-const WIRE_HEADER_BYTES = 5;
 
 const CE_COLUMNS = ['id', 'type', 'source', 'time', 'subject', 'traceparent', 'kafkatopic', 'kafkapartition', 'kafkaoffset', 'kafkatimestamp', 'schemaid'] as const;
 
@@ -184,49 +181,7 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     typeByRecord.set(c.subjectRecordName, type);
     readerTypes.set(c.subjectRecordName, c.avroType);
   }
-  const registry = createRegistry(options.registryUrl);
-  const decoder = createDecoder({ registry, readerTypes, logicalTypes: LOGICAL_TYPES as never });
-  /**
-   * Schema ids whose writer schema is the current reader schema, with that
-   * reader: their bodies are read without a resolver, about twice as fast.
-   * `null` marks an id that needs the resolver (an older version). Anything
-   * unexpected falls back to the shared decoder, which raises its DecodeError.
-   */
-  const direct = new Map<number, { type: avro.Type; recordName: string } | null>();
-  const exactSchema = (t: avro.Type): string => JSON.stringify(t.schema({ exportAttrs: true }));
-  async function learn(id: number): Promise<void> {
-    if (direct.has(id)) return;
-    let entry: { type: avro.Type; recordName: string } | null = null;
-    try {
-      const writer = avro.Type.forSchema((await registry.writerSchema(id)) as avro.Schema, { logicalTypes: LOGICAL_TYPES as never });
-      const reader = readerTypes.get(writer.name ?? '');
-      if (reader && exactSchema(reader) === exactSchema(writer)) entry = { type: reader, recordName: writer.name! };
-    } catch {
-      // Left to the shared decoder, which reports it.
-    }
-    direct.set(id, entry);
-  }
-  type Decoded = { schemaId: number; recordName: string; data: Record<string, unknown> };
-  /** Synchronous decode of a body whose writer is the reader; undefined when that does not apply (yet). */
-  function decodeDirect(value: Buffer | null): Decoded | undefined {
-    if (!value || value.length <= WIRE_HEADER_BYTES || value[0] !== 0) return undefined;
-    const id = value.readInt32BE(1);
-    const entry = direct.get(id);
-    if (!entry) return undefined;
-    try {
-      return { schemaId: id, recordName: entry.recordName, data: entry.type.fromBuffer(value.subarray(WIRE_HEADER_BYTES)) as Record<string, unknown> };
-    } catch {
-      return undefined; // Invalid body: the shared decoder raises the DecodeError.
-    }
-  }
-  async function decode(value: Buffer | null): Promise<Decoded> {
-    if (value && value.length > WIRE_HEADER_BYTES && value[0] === 0 && !direct.has(value.readInt32BE(1))) {
-      await learn(value.readInt32BE(1));
-      const d = decodeDirect(value);
-      if (d) return d;
-    }
-    return (value && decoder.decodeCached<Record<string, unknown>>(value)) || decoder.decode<Record<string, unknown>>(value);
-  }
+  const decoder = createDecoder({ registry: createRegistry(options.registryUrl), readerTypes, logicalTypes: LOGICAL_TYPES as never });
   const wanted = plan.eventTypes ? new Set<string>(plan.eventTypes) : null;
   const ownerOf = new Map<string, string>();
   let undecodable = 0;
@@ -273,7 +228,7 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
       if (wanted && ceType !== undefined && !wanted.has(headerText(ceType))) continue;
       let decoded;
       try {
-        decoded = decodeDirect(m.value) ?? (await decode(m.value));
+        decoded = (m.value && decoder.decodeCached<Record<string, unknown>>(m.value)) || (await decoder.decode<Record<string, unknown>>(m.value));
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         undecodable++;

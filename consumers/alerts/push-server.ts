@@ -136,7 +136,10 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
   const operatorOf = new WeakMap<FastifyRequest, string>();
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/v1/')) return;
+    // Decide on the matched route, never on the raw URL: `/%761/alerts` routes to
+    // `/v1/alerts` but does not start with "/v1/" (regression: token bypass).
+    const route = req.routeOptions.url;
+    if (route === undefined || !route.startsWith('/v1/')) return;
     const header = req.headers.authorization ?? '';
     const operator = header.startsWith('Bearer ') ? tokens.get(header.slice(7).trim()) : undefined;
     if (!operator) {

@@ -81,6 +81,15 @@ describe('push server', () => {
     expect((await fetch(`${url}/dashboard/`)).status).toBe(200);
   });
 
+  // Regression: the token check looked at the raw URL, so a percent-encoded path
+  // that routes to /v1/… (e.g. /%761/alerts) skipped it.
+  it('asks for the token on percent-encoded paths too', async () => {
+    for (const path of ['/%761/alerts', '/%76%31/webhooks', '/v%31/history/alba-keneth']) {
+      const r = await fetch(`${url}${path}`);
+      expect(r.status, path).toBe(401);
+    }
+  });
+
   it('SSE resumes with Last-Event-ID with no gap and no duplicate, while alerts keep arriving (regression: seq ordered as text past 9)', async () => {
     const first = await sseClient(url);
     await raise(5);

@@ -7,7 +7,7 @@
  * tests use `app.inject()` and `producers/gateway/main.ts` calls `listen`.
  * A `202` means Kafka acknowledged the event: there is no other path to it.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -104,6 +104,30 @@ interface BatchBody {
   accepted: number;
   rejected: number;
   items: ItemOutcome[];
+}
+
+/** Namespace of the event ids derived from Idempotency-Keys (a fixed random UUID). */
+const IDEMPOTENT_EVENT_ID_NAMESPACE = Buffer.from('5f0b7a3e9c2d4e8a8b1f6d0c2a4e7b91', 'hex');
+
+/**
+ * The event id of a body without `eventId` sent with an Idempotency-Key: a
+ * UUIDv5-style (SHA-1, name-based) hash of the institution, the key and the
+ * item's index in a batch (`undefined` for a single event), so every retry
+ * with the same key publishes the same id (consumers deduplicate on it).
+ */
+export function idempotentEventId(institution: string, idempotencyKey: string, index?: number): string {
+  const name = JSON.stringify([institution, idempotencyKey, index ?? null]);
+  const b = createHash('sha1').update(IDEMPOTENT_EVENT_ID_NAMESPACE).update(name, 'utf8').digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x50;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The event id to publish when the body has none: derived from the Idempotency-Key when there is one, else random. */
+function eventIdFor(req: FastifyRequest, institution: string, index?: number): string {
+  const key = req.headers['idempotency-key'];
+  return typeof key === 'string' && IDEMPOTENCY_KEY.test(key) ? idempotentEventId(institution, key, index) : randomUUID();
 }
 
 /** A batch stored under an Idempotency-Key still has work to redo when an item failed retriably. */
@@ -396,7 +420,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       schema: {
         summary: 'Publish one event',
         description:
-          'The body is the event data as JSON, checked by the same contract and rules as the SDK. `eventId` (UUID) is generated when absent. ' +
+          'The body is the event data as JSON, checked by the same contract and rules as the SDK. `eventId` (UUID) is generated when absent: ' +
+          'derived from the Idempotency-Key when one is sent (so retries publish the same id), else random. ' +
           'The publishing institution is the API key\'s, never the body\'s or a header\'s.',
         tags: ['events'],
         security,
@@ -416,7 +441,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       assertMayPublish(institution, eventType);
       return idempotent(req, reply, `POST /v1/events/${eventType}`, async () => {
         const data = { ...req.body };
-        data.eventId ??= randomUUID();
+        // Derived from the Idempotency-Key: a retry after a 503 (or a lost response) publishes the same id.
+        data.eventId ??= eventIdFor(req, institution);
         const ack = await publishOne(institution, eventType, data, req.id);
         return { status: 202, body: ack, keep: true };
       });
@@ -496,7 +522,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
               try {
                 assertMayPublish(institution, item.type);
                 const data = { ...item.data };
-                data.eventId ??= randomUUID();
+                data.eventId ??= eventIdFor(req, institution, index);
                 return { index, status: 202, ...(await publishOne(institution, item.type, data, req.id)) };
               } catch (err) {
                 const bus = isBusError(err) ? err : toBusError(err as Error);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Kafka, type ISocketFactory } from 'kafkajs';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../../contracts/index.ts';
 import { kafkaConfig } from '../../../core/index.ts';
@@ -43,6 +44,9 @@ let fx: GatewayFixture;
 let app: FastifyInstance;
 let key: string;
 const sockets = switchableSockets();
+/** The gateway's warnings (pino JSON lines): `event not acknowledged` names the event id it tried. */
+const warnings: Record<string, unknown>[] = [];
+const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
 
 function post(body: unknown, idempotencyKey: string) {
   return app.inject({
@@ -64,6 +68,7 @@ beforeAll(async () => {
     pool: fx.pool,
     schema: fx.schema,
     kafka,
+    logger,
     topicPrefix: fx.prefix,
     autoRegister: true,
     deliveryTimeoutMs: DELIVERY_TIMEOUT_MS,
@@ -111,5 +116,28 @@ describe('Kafka outage', () => {
     const records = await fx.read(topic, INCIDENT, 2);
     expect(records.filter((r) => r.headers.ce_id === event.eventId)).toHaveLength(1);
     expect((await app.inject('/ready')).statusCode).toBe(200);
+  });
+
+  it('idempotency retry without eventId publishes the same event id: a retry after a 503 reuses the id the failed attempt tried', async () => {
+    const topic = fx.topicOf(INCIDENT);
+    const before = await fx.count(topic);
+    const event: Record<string, unknown> = { ...sampleEvent(INCIDENT) };
+    delete event.eventId;
+    const idempotencyKey = randomUUID();
+
+    sockets.down();
+    warnings.length = 0;
+    const during = await post(event, idempotencyKey);
+    expect(during.statusCode).toBe(503);
+    const tried = warnings.find((w) => w.msg === 'event not acknowledged')?.eventId;
+    expect(tried).toEqual(expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/));
+
+    sockets.up();
+    const after = await post(event, idempotencyKey);
+    expect(after.statusCode).toBe(202);
+    expect(after.json()).toMatchObject({ id: tried, topic });
+    expect(await fx.count(topic)).toBe(before + 1);
+    const records = await fx.read(topic, INCIDENT, before + 1);
+    expect(records.filter((r) => r.headers.ce_id === tried)).toHaveLength(1);
   });
 });

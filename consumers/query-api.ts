@@ -139,7 +139,7 @@ function decodeCursor(cursor: string | undefined): [string, string] | undefined 
   if (cursor === undefined) return undefined;
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[1] === 'string') return [String(v[0]), v[1]];
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return [v[0], v[1]];
   } catch {
     /* fall through */
   }
@@ -196,24 +196,42 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
 
   app.get('/health', { schema: { hide: true, response: { 200: obj({ status: { type: 'string' } }) } } }, async () => ({ status: 'ok' }));
 
-  /** Runs a keyset-paginated list query ordered by (sortColumn DESC, idColumn DESC). */
+  /**
+   * Runs a keyset-paginated list query ordered by (sortKey DESC, idColumn DESC).
+   * `sortKey` is an SQL expression that is never NULL (a row comparison with
+   * NULL matches nothing, and "null" is no timestamp): a nullable column is
+   * paged as COALESCE(column, a NOT NULL column). The cursor holds the key as
+   * PostgreSQL's text, exact to the microsecond.
+   */
   async function list(
-    table: string, where: string[], params: unknown[], sortColumn: string, idColumn: string, limit: number, cursor: string | undefined,
+    table: string, where: string[], params: unknown[], sortKey: string, idColumn: string, limit: number, cursor: string | undefined,
   ) {
     const after = decodeCursor(cursor);
     const w = [...where];
     const p = [...params];
     if (after) {
       p.push(after[0], after[1]);
-      w.push(`(${sortColumn}, ${idColumn}) < ($${p.length - 1}, $${p.length})`);
+      w.push(`(${sortKey}, ${idColumn}) < ($${p.length - 1}, $${p.length})`);
     }
     p.push(limit + 1);
-    const sql = `SELECT * FROM ${t(table)} ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY ${sortColumn} DESC, ${idColumn} DESC LIMIT $${p.length}`;
-    const rows = (await pool.query(sql, p)).rows as Record<string, unknown>[];
+    const sql =
+      `SELECT *, (${sortKey})::text AS "__sort_key" FROM ${t(table)} ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ` +
+      `ORDER BY ${sortKey} DESC, ${idColumn} DESC LIMIT $${p.length}`;
+    let rows: Record<string, unknown>[];
+    try {
+      rows = (await pool.query(sql, p)).rows as Record<string, unknown>[];
+    } catch (err) {
+      // A cursor whose sort key is no value of the column (SQLSTATE class 22, data exception) is the client's error.
+      if (after && String((err as { code?: unknown }).code).startsWith('22')) {
+        throw new ApiError('BUS_ERR_VALIDATION', 'El cursor de paginación no es válido; use el valor nextCursor de la respuesta anterior.');
+      }
+      throw err;
+    }
     const more = rows.length > limit;
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { items: items.map(camel), nextCursor: more && last ? encodeCursor(last[sortColumn], last[idColumn]) : null };
+    const nextCursor = more && last ? encodeCursor(last.__sort_key, last[idColumn]) : null;
+    return { items: items.map(({ __sort_key: _, ...row }) => camel(row)), nextCursor };
   }
 
   await app.register(async (v1) => {
@@ -266,7 +284,7 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
           response: { 200: page(alert), ...errors },
         },
       },
-      async (req) => list('alba_keneth_alerts', [`status = 'active'`], [], 'activated_at', 'alert_id', req.query.limit, req.query.cursor),
+      async (req) => list('alba_keneth_alerts', [`status = 'active'`], [], 'COALESCE(activated_at, first_occurred_at)', 'alert_id', req.query.limit, req.query.cursor),
     );
 
     v1.get<{ Params: { plate: string } }>(
@@ -306,7 +324,8 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
           params.push(req.query.status);
           where.push('status = $2');
         }
-        return list('arrest_warrants', where, params, 'issued_at', 'warrant_id', req.query.limit, req.query.cursor);
+        // issued_at is NULL for a warrant known only from its closed event.
+        return list('arrest_warrants', where, params, 'COALESCE(issued_at, first_occurred_at)', 'warrant_id', req.query.limit, req.query.cursor);
       },
     );
 

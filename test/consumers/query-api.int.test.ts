@@ -135,6 +135,40 @@ describe('query API', () => {
     expect((await app.inject({ url: `/v1/events/${randomUUID()}`, headers: auth })).statusCode).toBe(404);
   });
 
+  it('warrant cursor with NULL issued_at: pages a warrant known only from its closed event without a 500, gaps or repeats', async () => {
+    const cui = '2222222220101';
+    const issued = [0, 1].map((i) =>
+      sampleEvent('mingob.arrest-warrant.issued', {
+        warrantId: `NULL-SORT-${i}`, person: { cui, fullName: 'Persona de Prueba' }, occurredAt: new Date(Date.now() - (5 - i) * 60_000).toISOString(),
+      }),
+    );
+    const closed = sampleEvent('mingob.arrest-warrant.closed', { warrantId: 'NULL-SORT-closed-only' });
+    await store(...issued.map((data) => ({ type: 'mingob.arrest-warrant.issued' as const, data })), { type: 'mingob.arrest-warrant.closed', data: closed });
+    // The closed event carries no person: attach the row to the CUI as a matched (or earlier-projected) row would be.
+    await pool.query(`UPDATE store.arrest_warrants SET person_cui = $1 WHERE warrant_id = $2`, [cui, closed.warrantId]);
+    expect((await pool.query(`SELECT issued_at FROM store.arrest_warrants WHERE warrant_id = $1`, [closed.warrantId])).rows[0]).toEqual({ issued_at: null });
+
+    for (const filter of ['', '&status=closed']) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const r = await app.inject({ url: `/v1/warrants?cui=${cui}${filter}&limit=1${cursor ? `&cursor=${cursor}` : ''}`, headers: auth });
+        expect(r.statusCode, r.body).toBe(200);
+        const body = r.json() as { items: { warrantId: string }[]; nextCursor: string | null };
+        seen.push(...body.items.map((w) => w.warrantId));
+        cursor = body.nextCursor;
+      } while (cursor);
+      expect(seen, filter).toEqual(filter ? [closed.warrantId] : [closed.warrantId, 'NULL-SORT-1', 'NULL-SORT-0']);
+    }
+    // A cursor whose sort key is null or no timestamp is a 400, never a 500.
+    for (const key of [null, 'not-a-time']) {
+      const cursor = Buffer.from(JSON.stringify([key, 'x'])).toString('base64url');
+      const r = await app.inject({ url: `/v1/warrants?cui=${cui}&cursor=${cursor}`, headers: auth });
+      expect(r.statusCode, String(key)).toBe(400);
+      expect(r.json()).toMatchObject({ code: 'BUS_ERR_VALIDATION' });
+    }
+  });
+
   it('serves Guatemalans abroad by CUI, document number or country, newest registration first, paged by cursor', async () => {
     type Page = { items: { registrationId: string; countryOfResidence: string; personDocumentNumber: string; registeredOn: string }[]; nextCursor: string | null };
     const seen: string[] = [];

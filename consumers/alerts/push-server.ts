@@ -330,7 +330,12 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
 
   app.delete<{ Params: { id: string } }>('/v1/webhooks/:id', async (req, reply) => {
     await subscription(req.params.id);
-    await pool.query(`UPDATE ${s}.webhook_subscriptions SET active = false, disabled_reason = 'eliminado por operador', disabled_at = now() WHERE id = $1`, [req.params.id]);
+    // Its pending deliveries go with it (one statement): the worker must not keep retrying them.
+    await pool.query(
+      `WITH sub AS (UPDATE ${s}.webhook_subscriptions SET active = false, disabled_reason = 'eliminado por operador', disabled_at = now() WHERE id = $1 RETURNING id)
+       UPDATE ${s}.webhook_deliveries SET state = 'abandoned', locked_until = NULL WHERE subscription_id IN (SELECT id FROM sub) AND state = 'pending'`,
+      [req.params.id],
+    );
     return reply.code(204).send();
   });
 

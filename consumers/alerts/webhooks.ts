@@ -202,7 +202,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
          ORDER BY d.next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED)
        UPDATE ${s}.webhook_deliveries d SET locked_until = now() + make_interval(secs => $1)
        FROM due, ${s}.webhook_subscriptions w, ${s}.alerts a
-       WHERE d.id = due.id AND w.id = d.subscription_id AND a.seq = d.alert_seq
+       WHERE d.id = due.id AND w.id = d.subscription_id AND w.active AND a.seq = d.alert_seq
        RETURNING d.id::text, d.subscription_id, d.attempts, w.url, a.alert,
          ARRAY(SELECT secret FROM ${s}.webhook_secrets k WHERE k.subscription_id = w.id AND (k.expires_at IS NULL OR k.expires_at > now()) ORDER BY k.created_at) AS secrets`,
       [(o.timeoutMs * 2) / 1000],

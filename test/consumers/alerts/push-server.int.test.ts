@@ -176,6 +176,40 @@ describe('push server', () => {
     await hook.close();
   });
 
+  // Regression: the worker claimed pending deliveries without looking at the
+  // subscription, so a deleted endpoint kept receiving its retries.
+  it('webhook: deleting a subscription abandons its pending deliveries and stops their retries', async () => {
+    const hook = await webhookReceiver(() => ({ status: 500 }));
+    const reg = await api<{ id: string }>(url, '/v1/webhooks', { method: 'POST', body: { url: hook.url, severities: ['Extreme'] } });
+    await raise(2);
+    await waitFor(async () => hook.received.length >= 2, 10_000, 'failed attempts');
+    expect((await api(url, `/v1/webhooks/${reg.body.id}`, { method: 'DELETE' })).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 300)); // a request already in flight may still land
+    const seen = hook.received.length;
+    await new Promise((r) => setTimeout(r, 1_500)); // several backoff periods (150 ms, doubling)
+    expect(hook.received).toHaveLength(seen);
+    const deliveries = await api<{ deliveries: { state: string }[] }>(url, `/v1/webhooks/${reg.body.id}/deliveries`);
+    expect(deliveries.body.deliveries).toHaveLength(2);
+    expect(deliveries.body.deliveries.map((d) => d.state)).toEqual(['abandoned', 'abandoned']);
+    await hook.close();
+  });
+
+  // Regression: same bug, reached without the DELETE route (subscription disabled in the database).
+  it('webhook: pending deliveries of an inactive subscription are not attempted', async () => {
+    const hook = await webhookReceiver(() => ({ status: 500 }));
+    const reg = await api<{ id: string }>(url, '/v1/webhooks', { method: 'POST', body: { url: hook.url, severities: ['Extreme'] } });
+    await raise(1);
+    await waitFor(async () => hook.received.length >= 1, 10_000, 'first attempt');
+    await pool.query(`UPDATE alerts.webhook_subscriptions SET active = false WHERE id = $1`, [reg.body.id]);
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = hook.received.length;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(hook.received).toHaveLength(seen);
+    const deliveries = await api<{ deliveries: { state: string }[] }>(url, `/v1/webhooks/${reg.body.id}/deliveries`);
+    expect(deliveries.body.deliveries.map((d) => d.state)).toEqual(['pending']);
+    await hook.close();
+  });
+
   it('webhook URLs on loopback, link-local or metadata addresses are refused unless allowed', async () => {
     const strict = buildPushServer({ databaseUrl, ...FAST_PUSH, allowPrivateWebhooks: false });
     for (const target of ['http://127.0.0.1:9/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://localhost/x', 'http://metadata.google.internal/', 'ftp://example.org/']) {

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { BusError, type Violation } from '../core/index.ts';
@@ -43,11 +44,14 @@ const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true });
 const validateStructure = ajv.compile(topicsFileSchema);
 const eventTypeRe = new RegExp(EVENT_TYPE_PATTERN);
 
+/** The repository's topics.yaml, wherever the process runs from. */
+export const DEFAULT_TOPICS_FILE = fileURLToPath(new URL('../topics.yaml', import.meta.url));
+
 /**
- * Reads, validates and freezes the catalog at `path`.
+ * Reads, validates and freezes the catalog at `path` (default: the repository's topics.yaml).
  * Throws one BusError `BUS_ERR_TOPICS_FILE` listing every violation when the file is invalid or unreadable.
  */
-export function loadCatalog(path = 'topics.yaml', options: LoadCatalogOptions = {}): Catalog {
+export function loadCatalog(path: string = DEFAULT_TOPICS_FILE, options: LoadCatalogOptions = {}): Catalog {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -55,7 +59,7 @@ export function loadCatalog(path = 'topics.yaml', options: LoadCatalogOptions = 
     throw new BusError('BUS_ERR_TOPICS_FILE', `${path}: cannot be read (${(cause as Error).message})`, { cause });
   }
   return parseCatalog(text, {
-    source: path,
+    source: path === DEFAULT_TOPICS_FILE ? 'topics.yaml' : path,
     schemasDir: options.schemasDir ?? join(dirname(resolve(path)), 'schemas'),
   });
 }

@@ -72,7 +72,7 @@ export const ERROR_CODES = {
   BUS_ERR_BROKER_UNAVAILABLE: {
     retriable: true,
     meaning: 'Kafka did not acknowledge within the retry budget',
-    action: 'Retry later; the event was not published',
+    action: 'Retry with the same eventId: without an acknowledgement the event may or may not be in the topic, and consumers deduplicate on eventId',
   },
   BUS_ERR_PRODUCER_CLOSED: {
     retriable: false,

@@ -67,7 +67,13 @@ interface Route {
   schemaIdPromise: Promise<number>;
   partitions?: number;
   partitionsPromise: Promise<number>;
+  /** When the partition count was last read (ms since epoch). */
+  partitionsReadAt: number;
+  refreshing: boolean;
 }
+
+/** How long a topic's partition count is trusted before it is read again. */
+const PARTITIONS_MAX_AGE_MS = 5 * 60_000;
 
 interface Pending {
   topic: string;
@@ -115,30 +121,44 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   let closing = false;
   let flushedCount = 0;
 
+  // Bumped by every reset: a connect that finishes after a reset is stale and is
+  // dropped, so a batch already rejected can never be sent on it later.
+  let generation = 0;
+  let shutDown = false;
+
   function getProducer(): Promise<KafkaProducer> {
+    if (shutDown) return Promise.reject(new BusError('BUS_ERR_PRODUCER_CLOSED', 'the producer is closed'));
     if (producer) return Promise.resolve(producer);
-    connecting ??= (async () => {
-      const p = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
-      });
-      try {
-        await p.connect();
-      } catch (err) {
+    if (!connecting) {
+      const gen = generation;
+      connecting = (async () => {
+        const p = kafka.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+          retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
+        });
+        try {
+          await p.connect();
+        } catch (err) {
+          if (gen === generation) connecting = undefined;
+          throw err;
+        }
+        if (gen !== generation || shutDown) {
+          void p.disconnect().catch(() => undefined);
+          throw new BrokerUnavailableError('the connection was replaced while it was being made');
+        }
+        producer = p;
         connecting = undefined;
-        throw err;
-      }
-      producer = p;
-      connecting = undefined;
-      return p;
-    })();
+        return p;
+      })();
+    }
     return connecting;
   }
 
   /** After a failed send the idempotent sequence state is unknown: start a new producer id. */
   async function resetProducer(): Promise<void> {
+    generation++;
     const old = producer;
     producer = undefined;
     connecting = undefined;
@@ -179,6 +199,8 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       contract,
       schemaIdPromise: registry.resolveId(subject, contract.schema, { register: opts.autoRegister }),
       partitionsPromise: partitionCount(topic),
+      partitionsReadAt: Date.now(),
+      refreshing: false,
     };
     created.schemaIdPromise.then((id) => (created.schemaId = id)).catch(() => routes.delete(type));
     created.partitionsPromise.then((n) => (created.partitions = n)).catch(() => routes.delete(type));
@@ -314,15 +336,26 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     }
   }
 
+  /** Publishes still waiting for their route or a buffer slot; close() waits for them. */
+  const preparing = new Set<Promise<void>>();
+
   async function publish(type: string, data: Record<string, unknown>, po?: PublishOptions): Promise<PublishResult> {
     if (closed) throw new BusError('BUS_ERR_PRODUCER_CLOSED', 'publish called after close()');
     const r = route(type);
     data = assertValidEvent(type as EventType, data, { maxFutureSkewMs: opts.maxFutureSkewMs }) as unknown as Record<string, unknown>;
-    if (r.schemaId === undefined || r.partitions === undefined) {
-      await Promise.all([r.schemaIdPromise, r.partitionsPromise]);
+    const ready =
+      r.schemaId === undefined || r.partitions === undefined
+        ? Promise.all([r.schemaIdPromise, r.partitionsPromise]).then(() => acquireSlot())
+        : acquireSlot();
+    if (ready) {
+      preparing.add(ready);
+      try {
+        await ready;
+      } finally {
+        preparing.delete(ready);
+      }
     }
-    const full = acquireSlot();
-    if (full) await full;
+    refreshPartitionsIfStale(r);
     let message: ReturnType<typeof buildMessage>;
     try {
       message = buildMessage(type, r, r.schemaId!, r.partitions!, data, po);
@@ -335,47 +368,65 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     });
   }
 
-  return {
-    publish: publish as Producer['publish'],
+  /** Partitions can be raised (`topics:apply`): re-read the count now and then, like Java's metadata.max.age.ms. */
+  function refreshPartitionsIfStale(r: Route): void {
+    const now = Date.now();
+    if (now - r.partitionsReadAt < PARTITIONS_MAX_AGE_MS || r.refreshing) return;
+    r.refreshing = true;
+    r.partitionsReadAt = now;
+    partitionCount(r.topic)
+      .then((n) => (r.partitions = n))
+      .catch((err: unknown) => log?.warn({ topic: r.topic, err: err instanceof Error ? err.message : String(err) }, 'partition count refresh failed'))
+      .finally(() => (r.refreshing = false));
+  }
 
-    async publishBatch(items) {
-      const violations = [];
-      for (const [i, item] of items.entries()) {
-        try {
-          route(item.type);
-          assertValidEvent(item.type, item.data as never, { maxFutureSkewMs: opts.maxFutureSkewMs });
-        } catch (err) {
-          if (err instanceof BusError && err.violations.length) {
-            violations.push(...err.violations.map((v) => ({ ...v, path: `/${i}${v.path}` })));
-          } else if (err instanceof BusError) {
-            violations.push({ path: `/${i}`, message: err.message, rule: err.code });
-          } else throw err;
-        }
-      }
-      if (violations.length) {
-        throw new BusError('BUS_ERR_VALIDATION', `publishBatch: ${violations.length} violation(s), nothing was published: ${violations.map((v) => `${v.path}: ${v.message}`).join('; ')}`, { violations });
-      }
-      return Promise.all(items.map((it) => publish(it.type, it.data as unknown as Record<string, unknown>, it.opts)));
-    },
-
-    async flush() {
-      if (queue.length === 0 && !sending) return;
+  async function flush(): Promise<void> {
+    while (queue.length > 0 || sending) {
       const done = new Promise<void>((res) => flushWaiters.push(res));
       void drain();
       await done;
-      if (queue.length > 0) await this.flush();
-    },
+    }
+  }
 
-    async close() {
-      if (closed) return { flushed: 0, failedIds: [] };
-      closing = true;
-      closed = true;
-      await this.flush();
-      await producer?.disconnect().catch(() => undefined);
-      await admin?.disconnect().catch(() => undefined);
-      return { flushed: flushedCount, failedIds: [...failedIds] };
-    },
-  };
+  async function publishBatch(items: readonly BatchItem[]): Promise<PublishResult[]> {
+    const violations = [];
+    const routesUsed = new Set<Route>();
+    for (const [i, item] of items.entries()) {
+      try {
+        routesUsed.add(route(item.type));
+        assertValidEvent(item.type, item.data as never, { maxFutureSkewMs: opts.maxFutureSkewMs });
+      } catch (err) {
+        if (err instanceof BusError && err.violations.length) {
+          violations.push(...err.violations.map((v) => ({ ...v, path: `/${i}${v.path}` })));
+        } else if (err instanceof BusError) {
+          violations.push({ path: `/${i}`, message: err.message, rule: err.code });
+        } else throw err;
+      }
+    }
+    if (violations.length) {
+      throw new BusError('BUS_ERR_VALIDATION', `publishBatch: ${violations.length} violation(s), nothing was published: ${violations.map((v) => `${v.path}: ${v.message}`).join('; ')}`, { violations });
+    }
+    // Every topic and schema must be ready before the first item goes out: a missing
+    // one fails the whole batch here, not half of it later.
+    await Promise.all([...routesUsed].map((r) => Promise.all([r.schemaIdPromise, r.partitionsPromise])));
+    return Promise.all(items.map((it) => publish(it.type, it.data as unknown as Record<string, unknown>, it.opts)));
+  }
+
+  async function close(): Promise<CloseReport> {
+    if (closed) return { flushed: 0, failedIds: [] };
+    closing = true;
+    closed = true;
+    // Publishes accepted before close() still waiting for their route or a slot are sent too.
+    while (preparing.size > 0) await Promise.allSettled([...preparing]);
+    await flush();
+    shutDown = true;
+    await producer?.disconnect().catch(() => undefined);
+    await admin?.disconnect().catch(() => undefined);
+    return { flushed: flushedCount, failedIds: [...failedIds] };
+  }
+
+  // Plain functions, not methods: the API is safe to destructure.
+  return { publish: publish as Producer['publish'], publishBatch, flush, close };
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.sssZ`: already what `toISOString()` returns, so no Date is built for it (hot path). */

@@ -45,8 +45,9 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
  */
 export function encodeFramed(schemaId: number, type: { encode(val: unknown, buf: Buffer, pos?: number): number }, data: unknown): Buffer {
   let end = type.encode(data, scratch, HEADER_BYTES);
-  if (end < 0) {
-    scratch = Buffer.allocUnsafe(Math.max(-end, scratch.length * 2));
+  while (end < 0) {
+    // avsc answers with minus the bytes that were missing, not the size it needed.
+    scratch = Buffer.allocUnsafe(Math.max(scratch.length - end, scratch.length * 2));
     end = type.encode(data, scratch, HEADER_BYTES);
   }
   scratch[0] = MAGIC_BYTE;

@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadCatalog } from '../catalog/index.ts';
 import { getContract, loadCatalogs, type EventType } from '../contracts/index.ts';
 import { ENVIRONMENT } from '../core/environment.ts';
@@ -105,7 +106,7 @@ export function renderReadme(current: string): string {
   return text;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const readme = join(ROOT, 'README.md');
   writeFileSync(readme, await renderReadme(readFileSync(readme, 'utf8')));
   writeFileSync(join(ROOT, 'docs/catalog.md'), catalogDoc());

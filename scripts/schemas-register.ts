@@ -4,6 +4,7 @@
  * version. Idempotent: an unchanged schema keeps its id and version.
  * SNS_TOPIC_PREFIX prefixes topic names (and so subjects).
  */
+import { pathToFileURL } from 'node:url';
 import { loadCatalog } from '../catalog/index.ts';
 import { getContract, type EventType } from '../contracts/index.ts';
 import { isBusError, readEndpoints } from '../core/index.ts';
@@ -26,7 +27,7 @@ export async function registerSchemas(opts: { registryUrl?: string; topicPrefix?
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     const rows = await registerSchemas();
     const w = Math.max(...rows.map((r) => r.subject.length));

@@ -124,9 +124,10 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     maxAttempts: o.webhookMaxAttempts,
     timeoutMs: o.webhookTimeoutMs,
     pollMs: o.webhookPollMs,
+    latestSeq: () => hub.lastSeq,
     logger: log,
   });
-  hub.onAlerts((alerts) => void dispatcher.fanOut(alerts).catch((err: Error) => log?.warn({ err: err.message }, 'webhook fan-out failed; retried with the next alert')));
+  hub.onAlerts((alerts) => void dispatcher.fanOut(alerts).catch((err: Error) => log?.warn({ err: err.message }, 'webhook fan-out failed; the webhook worker retries it')));
   const dashboard = new Map(Object.entries(DASHBOARD_FILES).map(([f, type]) => [f, { type, body: readFileSync(new URL(f, DASHBOARD_DIR)) }]));
   const streams = new Set<ServerResponse>();
   const departmentNames = new Map(loadCatalogs().departments.entries.map((d) => [d.code, d.name]));

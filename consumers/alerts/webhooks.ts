@@ -98,6 +98,11 @@ export interface DispatcherOptions {
   maxAttempts: number;
   timeoutMs: number;
   pollMs: number;
+  /**
+   * Highest alert seq known (the hub's): each poll fans out up to it when the last
+   * successful fan-out is behind, so a failed fan-out is retried without waiting for the next alert.
+   */
+  latestSeq?: () => bigint;
   logger?: Logger;
 }
 
@@ -143,26 +148,29 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
   const inFlight = new Set<Promise<unknown>>();
   let running: Promise<number> | undefined;
 
-  /** Highest seq the hub asked to fan out, and the run doing it: batches arriving during a run share the next one. */
+  /**
+   * Highest seq asked to fan out, the highest fanned out successfully, and the run doing it:
+   * requests arriving during a run share the next one (one fan-out at a time).
+   */
   let fanOutWanted = 0n;
+  let fanOutDone = 0n;
   let fanOutRunning: Promise<void> | undefined;
 
-  function fanOut(alerts: readonly StoredAlert[]): Promise<void> {
-    if (alerts.length === 0) return Promise.resolve();
-    const max = BigInt(alerts[alerts.length - 1]!.seq);
+  function fanOutUpTo(max: bigint): Promise<void> {
     if (max > fanOutWanted) fanOutWanted = max;
     fanOutRunning ??= (async () => {
       try {
-        for (let done = 0n; done < fanOutWanted; ) {
-          const target = fanOutWanted;
-          await fanOutTo(target.toString());
-          done = target;
-        }
+        while (fanOutDone < fanOutWanted) await fanOutTo(fanOutWanted.toString());
       } finally {
         fanOutRunning = undefined;
       }
     })();
     return fanOutRunning;
+  }
+
+  function fanOut(alerts: readonly StoredAlert[]): Promise<void> {
+    if (alerts.length === 0) return Promise.resolve();
+    return fanOutUpTo(BigInt(alerts[alerts.length - 1]!.seq));
   }
 
   async function fanOutTo(max: string): Promise<void> {
@@ -191,6 +199,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
     } finally {
       client.release();
     }
+    if (BigInt(max) > fanOutDone) fanOutDone = BigInt(max);
     void runDue().catch(() => undefined);
   }
 
@@ -294,9 +303,16 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
     return running;
   }
 
+  /** A fan-out that failed (PostgreSQL blip) is caught up here, not only when the next alert arrives. */
+  async function catchUp(): Promise<void> {
+    const latest = o.latestSeq?.() ?? 0n;
+    if (latest > fanOutDone) await fanOutUpTo(latest).catch((err: Error) => log?.warn({ err: err.message }, 'webhook fan-out catch-up failed; retrying'));
+  }
+
   const loop = () => {
     timer = setTimeout(() => {
-      runDue()
+      catchUp()
+        .then(() => runDue())
         .catch((err: Error) => log?.warn({ err: err.message }, 'webhook worker failed; retrying'))
         .finally(() => {
           if (!stopped) loop();
@@ -312,6 +328,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      await fanOutRunning?.catch(() => undefined);
       await running?.catch(() => undefined);
       await Promise.allSettled([...inFlight]);
     },

@@ -210,6 +210,28 @@ describe('push server', () => {
     await hook.close();
   });
 
+  // Regression: a fan-out that failed (PostgreSQL blip) created no delivery until the next alert arrived.
+  it('webhook: a failed fan-out is retried by the worker without waiting for another alert', async () => {
+    const hook = await webhookReceiver();
+    const reg = await api<{ id: string }>(url, '/v1/webhooks', { method: 'POST', body: { url: hook.url, severities: ['Extreme'] } });
+    // The blip: the fan-out's cursor table is unreachable while the hub announces the alert.
+    await pool.query('ALTER TABLE alerts.dispatch_cursor RENAME TO dispatch_cursor_blip');
+    try {
+      await raise(1);
+      const seq = await store.maxSeq();
+      await waitFor(async () => (await api<{ lastSeq: string }>(url, '/health')).body.lastSeq === seq, 10_000, 'hub saw the alert');
+      await new Promise((r) => setTimeout(r, 300)); // its fan-out fails meanwhile
+      expect(hook.received).toHaveLength(0);
+    } finally {
+      await pool.query('ALTER TABLE alerts.dispatch_cursor_blip RENAME TO dispatch_cursor');
+    }
+    await waitFor(async () => hook.received.length >= 1, 5_000, 'delivery after the blip');
+    const deliveries = await api<{ deliveries: { state: string }[] }>(url, `/v1/webhooks/${reg.body.id}/deliveries`);
+    expect(deliveries.body.deliveries.map((d) => d.state)).toEqual(['delivered']);
+    await api(url, `/v1/webhooks/${reg.body.id}`, { method: 'DELETE' });
+    await hook.close();
+  });
+
   it('webhook URLs on loopback, link-local or metadata addresses are refused unless allowed', async () => {
     const strict = buildPushServer({ databaseUrl, ...FAST_PUSH, allowPrivateWebhooks: false });
     for (const target of ['http://127.0.0.1:9/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://localhost/x', 'http://metadata.google.internal/', 'ftp://example.org/']) {

@@ -81,6 +81,15 @@ export interface StateTable {
    * (timestamptz, in `columns`) instead of the row's `last_occurred_at`.
    */
   readonly groups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Groups that belong to one episode: group "as of" column → the column
+   * that starts an episode (merged newest-wins, so it is the newest start).
+   * When the merged start is later than the merged "as of", the group is of
+   * an earlier episode and is cleared (a plate stolen again after its
+   * recovery is not recovered). Order-insensitive: a group older than the
+   * newest start can never apply again, whatever arrives later.
+   */
+  readonly episodes?: Readonly<Record<string, string>>;
 }
 
 /** Columns every current-state table has for ordering and provenance. */
@@ -124,6 +133,9 @@ export const STOLEN_VEHICLES: StateTable = {
     recovery_department: 'text', recovery_municipality: 'text',
     ...ORDERING_COLUMNS,
   },
+  // The recovery is one group, of the theft episode the newest report started: a newer report clears it.
+  groups: { recovered_at: ['recovery_department', 'recovery_municipality'] },
+  episodes: { recovered_at: 'reported_at' },
 };
 
 export const ARREST_WARRANTS: StateTable = {
@@ -377,10 +389,15 @@ export function mergeRows(a: Row, b: Row, table?: StateTable): Row {
   const bNewer = time(b.last_occurred_at) >= time(a.last_occurred_at);
   const [older, newer] = bNewer ? [a, b] : [b, a];
   const out: Row = { ...older };
-  for (const [k, v] of Object.entries(newer)) if (v !== null && v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(newer)) if (v !== null && v !== undefined) out[k] = v; else out[k] ??= null;
   for (const [asOf, columns] of Object.entries(table?.groups ?? {})) {
     const [gOld, gNew] = time(b[asOf]) >= time(a[asOf]) ? [a, b] : [b, a];
     for (const c of [...columns, asOf]) out[c] = gNew[c] ?? gOld[c] ?? null;
+  }
+  for (const [asOf, start] of Object.entries(table?.episodes ?? {})) {
+    if (out[asOf] != null && out[start] != null && time(out[start]) > time(out[asOf])) {
+      for (const c of [...(table?.groups?.[asOf] ?? []), asOf]) out[c] = null;
+    }
   }
   out.first_occurred_at = time(a.first_occurred_at) <= time(b.first_occurred_at) ? a.first_occurred_at! : b.first_occurred_at!;
   out.last_occurred_at = newer.last_occurred_at!;

@@ -41,19 +41,28 @@ function upsertStatement(schema: string, table: StateTable, select: string, name
   const newer = 'excluded.last_occurred_at >= t.last_occurred_at';
   const groupOf = new Map<string, string>();
   for (const [asOf, cols] of Object.entries(table.groups ?? {})) for (const c of cols) groupOf.set(c, asOf);
-  const sets = Object.keys(table.columns)
-    .filter((c) => c !== table.key)
-    .map((c) => {
-      if (table.groups?.[c]) return `"${c}" = GREATEST(t."${c}", excluded."${c}")`;
-      const asOf = groupOf.get(c);
-      if (asOf) {
-        return `"${c}" = CASE WHEN t."${asOf}" IS NULL OR excluded."${asOf}" >= t."${asOf}" THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
-      }
-      if (c === 'first_occurred_at') return `first_occurred_at = LEAST(t.first_occurred_at, excluded.first_occurred_at)`;
-      if (c === 'last_occurred_at') return `last_occurred_at = GREATEST(t.last_occurred_at, excluded.last_occurred_at)`;
-      if (c === 'last_event_id') return `last_event_id = CASE WHEN ${newer} THEN excluded.last_event_id ELSE t.last_event_id END`;
-      return `"${c}" = CASE WHEN ${newer} THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
-    });
+  function mergedValue(c: string): string {
+    if (table.groups?.[c]) return `GREATEST(t."${c}", excluded."${c}")`;
+    const asOf = groupOf.get(c);
+    if (asOf) {
+      return `CASE WHEN t."${asOf}" IS NULL OR excluded."${asOf}" >= t."${asOf}" THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
+    }
+    if (c === 'first_occurred_at') return `LEAST(t.first_occurred_at, excluded.first_occurred_at)`;
+    if (c === 'last_occurred_at') return `GREATEST(t.last_occurred_at, excluded.last_occurred_at)`;
+    if (c === 'last_event_id') return `CASE WHEN ${newer} THEN excluded.last_event_id ELSE t.last_event_id END`;
+    return `CASE WHEN ${newer} THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
+  }
+  const exprs = new Map(
+    Object.keys(table.columns)
+      .filter((c) => c !== table.key)
+      .map((c): [string, string] => [c, mergedValue(c)]),
+  );
+  // A group of an earlier episode (its "as of" older than the merged episode start) is cleared; see StateTable.episodes.
+  for (const [asOf, start] of Object.entries(table.episodes ?? {})) {
+    const stale = `(${exprs.get(asOf)}) < (${exprs.get(start)})`;
+    for (const c of [...(table.groups?.[asOf] ?? []), asOf]) exprs.set(c, `CASE WHEN ${stale} THEN NULL ELSE ${exprs.get(c)} END`);
+  }
+  const sets = [...exprs].map(([c, expr]) => `"${c}" = ${expr}`);
   sql =
     `INSERT INTO ${qualified(schema, table.name)} AS t (${names}) ${select} ` +
     `ON CONFLICT ("${table.key}") DO UPDATE SET ${sets.join(', ')}`;

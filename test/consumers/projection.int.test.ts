@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
-import { createProjector, type Projector } from '../../consumers/index.ts';
+import { createProjector, type ProjectedEventType, type Projector, type StoredEvent } from '../../consumers/index.ts';
+import { claimPartition, writeBatch } from '../../consumers/store.ts';
 import { createLogger } from '../../core/index.ts';
 import { createTestContext, waitFor, type TestContext } from './support.ts';
 
@@ -82,6 +83,44 @@ describe('projector: given / when / then per event type', () => {
     expect((await ctx.query('SELECT status, brand FROM store.stolen_vehicles WHERE plate = $1', [plate]))[0]).toEqual({ status: 'stolen', brand: 'Nissan' });
     await publish(ev('mingob.vehicle.recovered', { plate, occurredAt: at(10) }));
     expect((await ctx.query('SELECT status, brand, recovery_department FROM store.stolen_vehicles WHERE plate = $1', [plate]))[0]).toEqual({ status: 'recovered', brand: 'Nissan', recovery_department: '13' });
+  });
+
+  it('vehicle stolen again after its recovery: given stolen and recovered, when stolen again, then stolen with the recovery cleared, in any arrival order', async () => {
+    const first = ev('mingob.vehicle.reported-stolen', { occurredAt: at(30) });
+    const plate = (first.data as EventDataMap['mingob.vehicle.reported-stolen']).plate;
+    const recovered = ev('mingob.vehicle.recovered', { plate, occurredAt: at(20) });
+    const again = ev('mingob.vehicle.reported-stolen', { plate, vehicle: (first.data as EventDataMap['mingob.vehicle.reported-stolen']).vehicle, occurredAt: at(10), reportNumber: 'DEN-2026-0002' });
+    await publish(first);
+    await publish(recovered);
+    await publish(again);
+    const select = 'SELECT * FROM store.stolen_vehicles WHERE plate = $1';
+    const [row] = await ctx.query(select, [plate]);
+    expect(row).toMatchObject({ status: 'stolen', report_number: 'DEN-2026-0002', recovered_at: null, recovery_department: null, recovery_municipality: null });
+
+    // The same events, one write each (the upsert's merge), in every other order: the same row.
+    const events = [first, recovered, again];
+    let offset = 0;
+    const claim = await claimPartition(ctx.pool, 'store', 'order-test', 'order-test', 0, 'm');
+    for (const order of [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]) {
+      await ctx.query('DELETE FROM store.stolen_vehicles WHERE plate = $1', [plate]);
+      await ctx.query('DELETE FROM store.event_log WHERE event_id = ANY($1::uuid[])', [events.map((e) => e.data.eventId)]);
+      for (const e of order.map((i) => events[i]!)) {
+        const stored = {
+          envelope: {
+            eventId: e.data.eventId, eventType: e.type as ProjectedEventType, source: 'MINGOB', occurredAt: e.data.occurredAt,
+            topic: 'order-test', partition: 0, offset: String(offset++), schemaId: 1, entityKey: plate,
+          },
+          data: e.data,
+        } as StoredEvent;
+        const client = await ctx.pool.connect();
+        try {
+          await writeBatch(client, 'store', [stored], [], { groupId: 'order-test', topic: 'order-test', partition: 0, nextOffset: String(offset), fence: claim.fence });
+        } finally {
+          client.release();
+        }
+      }
+      expect((await ctx.query(select, [plate]))[0], String(order)).toEqual(row);
+    }
   });
 
   it('warrant: given issued, when closed, then closed; the person stays indexed', async () => {

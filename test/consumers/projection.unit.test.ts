@@ -29,6 +29,24 @@ describe('projectBatch', () => {
     expect(rowOf([events[1]!, events[0]!, events[2]!])).toEqual(inOrder);
   });
 
+  it('vehicle stolen again after its recovery: given stolen T1, recovered T2, when stolen T3, then stolen with no recovery, in any order', () => {
+    const first = sampleEvent('mingob.vehicle.reported-stolen', { occurredAt: at(0) });
+    const plate = first.plate;
+    const recovered = sampleEvent('mingob.vehicle.recovered', { plate, occurredAt: at(10) });
+    const again = sampleEvent('mingob.vehicle.reported-stolen', { plate, vehicle: first.vehicle, occurredAt: at(20), reportNumber: 'DEN-2026-0002' });
+    const events = [stored('mingob.vehicle.reported-stolen', first), stored('mingob.vehicle.recovered', recovered), stored('mingob.vehicle.reported-stolen', again)];
+    const rowOf = (evs: StoredEvent[]) => [...projectBatch(evs).state.values()][0]!.get(plate)!;
+    const inOrder = rowOf(events);
+    expect(inOrder).toMatchObject({
+      status: 'stolen', reported_at: at(20), report_number: 'DEN-2026-0002', recovered_at: null, recovery_department: null, recovery_municipality: null,
+      first_occurred_at: at(0), last_event_id: again.eventId,
+    });
+    for (const order of [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]) expect(rowOf(order.map((i) => events[i]!)), String(order)).toEqual(inOrder);
+    // Without the new theft the recovery stands, in any order.
+    expect(rowOf(events.slice(0, 2))).toMatchObject({ status: 'recovered', recovered_at: at(10), recovery_department: recovered.location.departmentCode });
+    expect(rowOf([events[1]!, events[0]!])).toEqual(rowOf(events.slice(0, 2)));
+  });
+
   it('keeps movements as history rows, one per event', () => {
     const a = sampleEvent('igm.migratory-movement.recorded');
     const b = sampleEvent('igm.migratory-movement.recorded');

@@ -216,18 +216,33 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
 
   const progress: ImportProgress = { total, done: resumedFrom, published: 0, rejected: 0, skipped: resumedFrom };
   let watermark = resumedFrom;
-  const doneAbove = new Set<number>();
+  /**
+   * Rows done above the watermark, with their reject line if rejected. They
+   * are settled (reject written, counted in the checkpoint) only once the
+   * watermark passes them: a re-run starts at the watermark and does them again.
+   */
+  const doneAbove = new Map<number, { reject?: string }>();
+  const settled = { published: 0, rejected: 0 };
   let checkpointed = { watermark, published: 0, rejected: 0 };
-  function markDone(row: number): void {
-    doneAbove.add(row);
-    while (doneAbove.has(watermark + 1)) doneAbove.delete(++watermark);
+  function markDone(row: number, reject?: string): void {
+    doneAbove.set(row, { reject });
+    for (let next = doneAbove.get(watermark + 1); next; next = doneAbove.get(watermark + 1)) {
+      doneAbove.delete(++watermark);
+      if (next.reject === undefined) {
+        settled.published++;
+      } else {
+        settled.rejected++;
+        pendingRejects.push(next.reject);
+      }
+    }
     progress.done++;
   }
   async function checkpoint(final = false): Promise<void> {
+    // Only rejects of rows ≤ watermark are pending: the rest are written when the watermark passes them.
     flushRejects();
-    const dp = progress.published - checkpointed.published;
-    const dr = progress.rejected - checkpointed.rejected;
-    checkpointed = { watermark, published: progress.published, rejected: progress.rejected };
+    const dp = settled.published - checkpointed.published;
+    const dr = settled.rejected - checkpointed.rejected;
+    checkpointed = { watermark, published: settled.published, rejected: settled.rejected };
     await options.pool.query(
       `UPDATE ${table} SET done_rows = GREATEST(done_rows, $3), published = published + $4, rejected = rejected + $5, updated_at = now(),
               completed_at = CASE WHEN $3 >= total_rows THEN coalesce(completed_at, now()) ELSE completed_at END
@@ -265,9 +280,8 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
         reasons.push(spanishReason(v, (f) => columnOfField.get(f)));
       }
       if (reasons.length) {
-        pendingRejects.push(`${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(reasons.join(' | '), delimiter)}\n`);
         progress.rejected++;
-        markDone(row);
+        markDone(row, `${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(reasons.join(' | '), delimiter)}\n`);
       } else {
         inFlight++;
         all.push(
@@ -278,9 +292,8 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
             },
             (err: unknown) => {
               if (isBusError(err, 'BUS_ERR_VALIDATION')) {
-                pendingRejects.push(`${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
                 progress.rejected++;
-                markDone(row);
+                markDone(row, `${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
               } else if (isBusError(err) && !err.retriable) {
                 // Not the row's fault (schema not registered, event type not owned…): every row would
                 // fail the same way, so stop and leave the row unprocessed for the re-run.

@@ -5,12 +5,16 @@
  * UTF-8 files are told apart; the CLI speaks Spanish.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerUnavailableError } from '../../../core/index.ts';
+import { createProducer, type Producer } from '../../../producers/producer.ts';
 import { detectEncoding, importFile, loadMapping, rowEventId } from '../../../producers/importer/index.ts';
 import { createGatewayFixture, type GatewayFixture } from '../gateway/support.ts';
 
@@ -62,6 +66,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   await fx?.close();
 });
+
+/** The row numbers in a rejects file (the column after the original ones), header excluded. */
+function rejectedRows(rejectsFile: string): number[] {
+  const records = parse(readFileSync(rejectsFile, 'utf8'), { delimiter: ';', relax_column_count: true }) as string[][];
+  return records.slice(1).map((r) => Number(r[HEADER.split(';').length]));
+}
+
+/** The checkpoint's counters of a file. */
+async function progressOf(fileHash: string): Promise<{ done_rows: number; published: number; rejected: number }> {
+  const r = await fx.pool.query(`SELECT done_rows, published, rejected FROM "${fx.schema}".import_progress WHERE file_hash = $1 AND event_type = $2`, [fileHash, TYPE]);
+  return r.rows[0] as { done_rows: number; published: number; rejected: number };
+}
 
 const common = () => ({ institution: 'MINGOB', eventType: TYPE, mapping: loadMapping(MAPPING), pool: fx.pool, schema: fx.schema, topicPrefix: fx.prefix, autoRegister: true });
 
@@ -116,6 +132,46 @@ describe('importFile', () => {
     expect(first.rejected + second.rejected).toBe(bad);
     expect(await fx.count(topic)).toBe(before + 2_000 - bad);
     expect(readFileSync(second.rejectsFile!, 'utf8').trim().split('\n')).toHaveLength(bad + 1);
+    const rows = rejectedRows(second.rejectsFile!);
+    expect(new Set(rows).size).toBe(rows.length);
+    expect(await progressOf(second.fileHash)).toEqual({ done_rows: 2_000, published: 2_000 - bad, rejected: bad });
+  });
+
+  it('resume does not duplicate rejects above the watermark: a row Kafka did not acknowledge leaves later rejects pending, written once', async () => {
+    const file = join(dir, 'vehiculos-gap.csv');
+    const { text, bad } = makeFile(400, 'g');
+    writeFileSync(file, text);
+    const fileHash = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const before = await fx.count(topic);
+    // Row 50 is not acknowledged (late, retriable): rows after it are done meanwhile, rejects among them.
+    const real = createProducer({ institution: 'MINGOB', topicPrefix: fx.prefix, autoRegister: true });
+    const failing: Producer = {
+      publish: (type, data, opts) =>
+        data.eventId === rowEventId(fileHash, TYPE, 50)
+          ? new Promise((_, reject) => setTimeout(() => reject(new BrokerUnavailableError('test: no acknowledgement')), 300))
+          : real.publish(type, data, opts),
+      publishBatch: (items) => real.publishBatch(items),
+      flush: () => real.flush(),
+      close: () => real.close(),
+    };
+    try {
+      const first = await importFile({ ...common(), file, producer: failing, checkpointEveryMs: 1, maxInFlightRows: 20 });
+      expect(first.interrupted).toBe(true);
+      expect(first.stopReason).toContain('Kafka no confirmó');
+      expect(first.done).toBeGreaterThan(70); // the rejects of rows 68 (and beyond) were done above the gap
+      expect((await progressOf(fileHash)).done_rows).toBe(49);
+      expect(rejectedRows(first.rejectsFile!)).toEqual([8, 28, 48]);
+    } finally {
+      await real.close();
+    }
+
+    const second = await importFile({ ...common(), file });
+    expect(second).toMatchObject({ interrupted: false, resumedFrom: 49 });
+    const rows = rejectedRows(second.rejectsFile!);
+    expect(rows).toHaveLength(bad);
+    expect(new Set(rows).size).toBe(rows.length);
+    expect(await progressOf(fileHash)).toEqual({ done_rows: 400, published: 400 - bad, rejected: bad });
+    expect(await fx.count(topic)).toBeGreaterThanOrEqual(before + 400 - bad);
   });
 
   it('tells Latin-1 from UTF-8 and publishes the same text from both', async () => {

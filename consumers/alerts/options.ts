@@ -28,6 +28,8 @@ export const ALERT_DEFAULTS = {
   sseHeartbeatMs: 15_000,
   /** Client reconnection delay announced with `retry:`. */
   sseRetryMs: 2_000,
+  /** Bytes an SSE response may hold unsent (a client not reading) before it is closed; the client resumes with Last-Event-ID. */
+  sseMaxBufferedBytes: 1024 * 1024,
   /** First webhook retry delay; doubles each attempt, ±20 % jitter. */
   webhookRetryInitialMs: 5_000,
   /** Upper bound of one webhook retry delay. */

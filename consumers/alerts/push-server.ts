@@ -43,6 +43,8 @@ export interface PushServerOptions {
   ringSize?: number;
   heartbeatMs?: number;
   retryMs?: number;
+  /** Unsent bytes an SSE response may hold before it is closed (slow or stalled client); default 1 MiB. */
+  sseMaxBufferedBytes?: number;
   webhookRetryInitialMs?: number;
   webhookRetryMaxMs?: number;
   webhookMaxAttempts?: number;
@@ -98,6 +100,7 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     ringSize: options.ringSize ?? ALERT_DEFAULTS.sseRingSize,
     heartbeatMs: options.heartbeatMs ?? ALERT_DEFAULTS.sseHeartbeatMs,
     retryMs: options.retryMs ?? ALERT_DEFAULTS.sseRetryMs,
+    sseMaxBufferedBytes: options.sseMaxBufferedBytes ?? ALERT_DEFAULTS.sseMaxBufferedBytes,
     webhookRetryInitialMs: options.webhookRetryInitialMs ?? ALERT_DEFAULTS.webhookRetryInitialMs,
     webhookRetryMaxMs: options.webhookRetryMaxMs ?? ALERT_DEFAULTS.webhookRetryMaxMs,
     webhookMaxAttempts: options.webhookMaxAttempts ?? ALERT_DEFAULTS.webhookMaxAttempts,
@@ -224,11 +227,22 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    res.write(`retry: ${o.retryMs}\n: conectado\n\n`);
     streams.add(res);
     let client: HubClient | undefined;
     let closed = false;
-    const heartbeat = setInterval(() => res.write(': latido\n\n'), o.heartbeatMs);
+    // A client that stops reading must not make the server buffer without bound: past the cap
+    // the response is destroyed and the client resumes with Last-Event-ID (nothing is lost).
+    const write = (chunk: string) => {
+      if (closed) return;
+      res.write(chunk);
+      if (res.writableLength > o.sseMaxBufferedBytes) {
+        closed = true;
+        log?.warn({ bufferedBytes: res.writableLength }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
+        res.destroy();
+      }
+    };
+    write(`retry: ${o.retryMs}\n: conectado\n\n`);
+    const heartbeat = setInterval(() => write(': latido\n\n'), o.heartbeatMs);
     res.on('close', () => {
       closed = true;
       clearInterval(heartbeat);
@@ -241,7 +255,7 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
       if (out === '') queueMicrotask(() => {
         const chunk = out;
         out = '';
-        if (!closed) res.write(chunk);
+        write(chunk);
       });
       out += frame;
     };

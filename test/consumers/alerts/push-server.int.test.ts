@@ -3,6 +3,7 @@
  * survive a restart, 410, URL guard, auth. Alerts are written straight into the
  * alerts schema (the alert service is covered by alerts.int.test.ts).
  */
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +123,29 @@ describe('push server', () => {
     moderate.close();
     const bad = await fetch(`${url}/v1/alerts/stream?severity=Terrible`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(bad.status).toBe(400);
+  });
+
+  // Regression: res.write() results were ignored, so a client that stopped reading made
+  // the server buffer every alert for it, without bound.
+  it('SSE closes a stream whose client stops reading once its unsent bytes pass the cap', async () => {
+    const capped = buildPushServer({ databaseUrl, ...FAST_PUSH, sseMaxBufferedBytes: 64 * 1024 });
+    const cappedUrl = new URL(await capped.listen({ host: '127.0.0.1', port: 0 }));
+    const clients = async () => (await capped.inject({ method: 'GET', url: '/health' })).json<{ sseClients: number }>().sseClients;
+    // A raw client that sends the request and then never reads.
+    const socket = connect(Number(cappedUrl.port), cappedUrl.hostname);
+    socket.on('error', () => undefined);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.pause();
+    socket.write(`GET /v1/alerts/stream HTTP/1.1\r\nhost: ${cappedUrl.host}\r\nauthorization: Bearer ${TOKEN}\r\naccept: text/event-stream\r\n\r\n`);
+    try {
+      await waitFor(async () => (await clients()) === 1, 5_000, 'stream attached');
+      // Enough alerts to fill the kernel's socket buffers (several MiB on loopback) and then the cap.
+      for (let i = 0; i < 20 && (await clients()) > 0; i++) await raise(400);
+      await waitFor(async () => (await clients()) === 0, 10_000, 'stalled stream closed');
+    } finally {
+      socket.destroy();
+      await capped.close();
+    }
   });
 
   it('webhook: 500 three times then 200 gives one logical delivery with growing backoff, surviving a push-server restart', async () => {

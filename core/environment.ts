@@ -37,6 +37,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   { name: 'GATEWAY_BATCH_MAX_ITEMS', default: '500', description: 'Most items in one `POST /v1/events:batch` (413 beyond it).' },
   { name: 'GATEWAY_IDEMPOTENCY_WINDOW_MS', default: '86400000', description: 'How long an Idempotency-Key is remembered.' },
   { name: 'GATEWAY_RATE_LIMIT_PER_MINUTE', default: '60000', description: 'Requests per API key per minute before 429.' },
+  { name: 'GATEWAY_AUTH_FAILURES_PER_MINUTE', default: '60', description: 'Failed authentications (missing, unknown or revoked API key) per client address per minute before 429, checked before any key look-up.' },
   { name: 'GATEWAY_DELIVERY_TIMEOUT_MS', default: '10000', description: 'How long the gateway waits for Kafka\'s acknowledgement before answering 503.' },
   { name: 'GATEWAY_API_KEY_CACHE_MS', default: '5000', description: 'How long a verified API key is cached; a revocation takes effect within it.' },
   { name: 'INGEST_SCHEMA', default: 'ingest', description: 'PostgreSQL schema of the gateway\'s API keys and idempotency records and the importer\'s checkpoints.' },

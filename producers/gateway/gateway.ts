@@ -189,6 +189,39 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** Most client addresses the failed-authentication limiter remembers (its memory bound). */
+const AUTH_FAILURE_ADDRESSES = 10_000;
+
+/**
+ * Failed authentications per client address in fixed one-minute windows,
+ * kept in memory (bounded: expired windows, else the oldest, make room).
+ * Checked before the key look-up, so bogus keys cost no database query
+ * beyond the limit.
+ */
+function createAuthFailureLimiter(maxPerMinute: number, maxAddresses = AUTH_FAILURE_ADDRESSES) {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  return {
+    /** Seconds until `address` may try again (0: it may now). */
+    blockedForS(address: string, now = Date.now()): number {
+      const w = windows.get(address);
+      return w && w.resetAt > now && w.count >= maxPerMinute ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0;
+    },
+    fail(address: string, now = Date.now()): void {
+      let w = windows.get(address);
+      if (!w || w.resetAt <= now) {
+        windows.delete(address);
+        if (windows.size >= maxAddresses) {
+          for (const [k, v] of windows) if (v.resetAt <= now) windows.delete(k);
+          if (windows.size >= maxAddresses) windows.delete(windows.keys().next().value!);
+        }
+        w = { count: 0, resetAt: now + 60_000 };
+        windows.set(address, w);
+      }
+      w.count++;
+    },
+  };
+}
+
 /**
  * Builds the gateway (routes, authentication, idempotency, rate limit,
  * metrics, OpenAPI at /docs). Throws BUS_ERR_CONFIG for bad options. Closing
@@ -204,6 +237,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   const log = opts.logger;
   const metrics = createGatewayMetrics();
   const keys = createApiKeyStore(opts.pool, opts.schema, opts.apiKeyCacheMs);
+  const authFailures = createAuthFailureLimiter(opts.authFailuresPerMinute);
   const idempotency: IdempotencyStore = createIdempotencyStore(opts.pool, opts.schema, opts.idempotencyWindowMs, opts.deliveryTimeoutMs * 3);
   const kafka = opts.kafka ?? createKafka({ clientId: 'sns-gateway', brokers: opts.brokers, logger: log, retry: { retries: 0 } });
 
@@ -311,10 +345,21 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
 
   /** Authentication: the institution comes from the API key and from nowhere else. */
   async function authenticate(req: FastifyRequest): Promise<void> {
+    // Before the key look-up: an address sending bad keys is refused without a database query.
+    const waitS = authFailures.blockedForS(req.ip);
+    if (waitS > 0) {
+      throw Object.assign(new BusError('BUS_ERR_RATE_LIMITED', `too many failed authentications from this address; retry in ${waitS} s`), { retryAfterS: waitS });
+    }
     const cred = credentialOf(req);
-    if (!cred) throw new BusError('BUS_ERR_AUTH', 'missing API key: send `Authorization: Bearer <key>`');
+    if (!cred) {
+      authFailures.fail(req.ip);
+      throw new BusError('BUS_ERR_AUTH', 'missing API key: send `Authorization: Bearer <key>`');
+    }
     const principal = await keys.verify(cred);
-    if (!principal) throw new BusError('BUS_ERR_AUTH', 'invalid or revoked API key');
+    if (!principal) {
+      authFailures.fail(req.ip);
+      throw new BusError('BUS_ERR_AUTH', 'invalid or revoked API key');
+    }
     req.principal = principal;
   }
 

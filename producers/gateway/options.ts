@@ -14,6 +14,8 @@ export const GATEWAY_DEFAULTS = {
   batchMaxItems: 500,
   idempotencyWindowMs: 24 * 60 * 60_000,
   rateLimitPerMinute: 60_000,
+  /** Failed authentications per client address per minute before 429 (checked before any key look-up). */
+  authFailuresPerMinute: 60,
   deliveryTimeoutMs: 10_000,
   apiKeyCacheMs: 5_000,
   readyTimeoutMs: 2_000,
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   batchMaxItems?: number;
   idempotencyWindowMs?: number;
   rateLimitPerMinute?: number;
+  /** Failed authentications (missing, unknown or revoked key) per client address per minute; beyond it 429 without a key look-up. */
+  authFailuresPerMinute?: number;
   /** Kafka acknowledgement budget per event; beyond it the answer is 503. */
   deliveryTimeoutMs?: number;
   apiKeyCacheMs?: number;
@@ -56,7 +60,7 @@ export type ResolvedGatewayOptions = Readonly<
     Pick<GatewayOptions, 'catalog' | 'logger' | 'brokers' | 'kafka' | 'registryUrl' | 'topicPrefix' | 'producerFor'>
 >;
 
-const INTS = ['bodyLimitBytes', 'batchMaxItems', 'idempotencyWindowMs', 'rateLimitPerMinute', 'deliveryTimeoutMs', 'readyTimeoutMs', 'idempotencyWaitMs'] as const;
+const INTS = ['bodyLimitBytes', 'batchMaxItems', 'idempotencyWindowMs', 'rateLimitPerMinute', 'authFailuresPerMinute', 'deliveryTimeoutMs', 'readyTimeoutMs', 'idempotencyWaitMs'] as const;
 
 /** Validates and freezes; throws BUS_ERR_CONFIG listing every problem. */
 export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
@@ -99,6 +103,7 @@ export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Par
     batchMaxItems: int('GATEWAY_BATCH_MAX_ITEMS'),
     idempotencyWindowMs: int('GATEWAY_IDEMPOTENCY_WINDOW_MS'),
     rateLimitPerMinute: int('GATEWAY_RATE_LIMIT_PER_MINUTE'),
+    authFailuresPerMinute: int('GATEWAY_AUTH_FAILURES_PER_MINUTE'),
     deliveryTimeoutMs: int('GATEWAY_DELIVERY_TIMEOUT_MS'),
     apiKeyCacheMs: int('GATEWAY_API_KEY_CACHE_MS'),
   };

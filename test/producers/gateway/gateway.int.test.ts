@@ -285,6 +285,38 @@ describe('rate limit', () => {
   });
 });
 
+describe('failed authentication rate limit', () => {
+  it('failed auth is rate-limited per address before the key look-up: random bad keys get 429 after the limit, without database queries', async () => {
+    let queries = 0;
+    const counting = Object.create(fx.pool, {
+      query: { value: (...args: unknown[]) => (queries++, (fx.pool.query as (...a: unknown[]) => unknown)(...args)) },
+    }) as typeof fx.pool;
+    const limited = await buildGateway({ pool: counting, schema: fx.schema, topicPrefix: fx.prefix, autoRegister: true, authFailuresPerMinute: 5, apiKeyCacheMs: 0 });
+    try {
+      const send = (key: string | undefined, remoteAddress = '203.0.113.7') =>
+        limited.inject({
+          method: 'POST', url: `/v1/events/${INCIDENT}`, remoteAddress, payload: JSON.stringify(sampleEvent(INCIDENT)),
+          headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        });
+      for (let i = 0; i < 4; i++) expect((await send(`sns_bogus_${randomUUID()}`)).statusCode).toBe(401);
+      expect((await send(undefined)).statusCode).toBe(401); // a missing key is a failure too
+      const lookups = queries;
+      for (let i = 0; i < 20; i++) {
+        const r = await send(`sns_bogus_${randomUUID()}`);
+        expect(r.statusCode).toBe(429);
+        expect(r.json()).toEqual({ code: 'BUS_ERR_RATE_LIMITED', message: expect.stringContaining('too many failed authentications') });
+        expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      }
+      expect(queries).toBe(lookups);
+      // Another address is not affected, and a valid key from it still publishes.
+      expect((await send(`sns_bogus_${randomUUID()}`, '203.0.113.8')).statusCode).toBe(401);
+      expect((await send(conredKey, '203.0.113.8')).statusCode).toBe(202);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('operations', () => {
   it('/health, /ready, /metrics and /docs', async () => {
     expect((await app.inject('/health')).json()).toEqual({ status: 'ok' });

@@ -194,7 +194,10 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
   let admin: Admin | undefined;
   const memberId = randomUUID();
   const claims = new Map<string, Promise<Claim>>();
-  /** Dead letters already sent by this process, so a store retry does not send them twice. */
+  /**
+   * Dead letters sent for chunks not yet committed, so a store retry (or the isolation of a
+   * refused chunk) does not send them twice; a chunk's keys go once its transaction commits.
+   */
   const sentDeadLetters = new Set<string>();
   let stopping = false;
 
@@ -339,6 +342,8 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
         }
         client.release();
         c.nextOffset = BigInt(next);
+        // Committed: the store now holds these dead letters and the offsets are past them.
+        for (const l of letters) sentDeadLetters.delete(`${batch.topic}:${batch.partition}:${l.row.offset}`);
         options.afterDbCommit?.();
         if (attempt > 0) log?.info({ topic: batch.topic, partition: batch.partition, attempts: attempt + 1 }, 'store is back; resumed');
         const seconds = Math.max(1, Date.now() - started) / 1000;

@@ -7,13 +7,18 @@
  * - Retries: exponential backoff with ±20 % jitter, at least `Retry-After`;
  *   `410 Gone` disables the subscription; after `maxAttempts` the delivery fails.
  * - SSRF: URLs resolving to loopback, link-local, private, unspecified or
- *   cloud-metadata addresses are refused, at registration and again before
- *   each request (DNS can change), unless `allowPrivate` (development only).
+ *   cloud-metadata addresses are refused, at registration, before each request,
+ *   and at connect time: requests go through an undici Agent whose DNS lookup
+ *   refuses those addresses, so a host re-resolving to a private address between
+ *   the check and the connection (DNS rebinding) is not reached; unless
+ *   `allowPrivate` (development only).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import type pg from 'pg';
+import { Agent } from 'undici';
 import { BusError, type Logger } from '../../core/index.ts';
 import type { AlertIssued } from '../../contracts/index.ts';
 import type { StoredAlert } from './store.ts';
@@ -51,8 +56,38 @@ for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) BLOCKED.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fe80::', 10], ['fc00::', 7], ['ff00::', 8], ['fd00:ec2::', 32]] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
+// ::/96 IPv4-compatible (covers :: and ::1), 64:ff9b::/96 NAT64 and 2002::/16 6to4 embed an IPv4 address.
+for (const [net, prefix] of [
+  ['::', 96], ['::1', 128], ['64:ff9b::', 96], ['2002::', 16], ['fe80::', 10], ['fc00::', 7], ['ff00::', 8], ['fd00:ec2::', 32],
+] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'metadata.azure.internal']);
+
+/** The address as checked (IPv4-mapped IPv6 unwrapped) when it is blocked; null when allowed. */
+function blockedAddress(a: string): string | null {
+  const mapped = a.toLowerCase().startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+  return BLOCKED.check(mapped, isIP(mapped) === 6 ? 'ipv6' : 'ipv4') ? mapped : null;
+}
+
+/**
+ * A `net.connect` lookup that refuses a host when any of its addresses is blocked:
+ * the check happens on the very answer the socket connects to.
+ */
+export const guardedLookup: LookupFunction = (hostname, options, callback) => {
+  lookupCallback(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    if (err) return callback(err, '', 0);
+    const blocked = addresses.map((a) => blockedAddress(a.address)).find((a) => a !== null);
+    if (blocked) {
+      const refused = Object.assign(new Error(`BUS_ERR_WEBHOOK_URL_REJECTED: ${hostname} resolves to ${blocked}, a local, private or metadata address`), { code: 'BUS_ERR_WEBHOOK_URL_REJECTED' });
+      return callback(refused, '', 0);
+    }
+    if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+    return callback(null, addresses[0]!.address, addresses[0]!.family);
+  });
+};
+
+/** The dispatcher of webhook requests when private addresses are not allowed (connect-time check). */
+export const guardedWebhookAgent = new Agent({ connect: { lookup: guardedLookup } });
 
 /** Why a webhook URL is refused, in Spanish for the operator; null when acceptable. */
 export async function webhookUrlProblem(raw: string, allowPrivate: boolean): Promise<string | null> {
@@ -77,8 +112,8 @@ export async function webhookUrlProblem(raw: string, allowPrivate: boolean): Pro
     }
   }
   for (const a of addresses) {
-    const mapped = a.toLowerCase().startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
-    if (BLOCKED.check(mapped, isIP(mapped) === 6 ? 'ipv6' : 'ipv4')) return `la dirección ${mapped} es local, privada o de metadatos`;
+    const blocked = blockedAddress(a);
+    if (blocked) return `la dirección ${blocked} es local, privada o de metadatos`;
   }
   return null;
 }
@@ -234,6 +269,8 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
         method: 'POST',
         redirect: 'manual',
         signal: AbortSignal.timeout(o.timeoutMs),
+        // The check above resolved the host; the connection resolves it again, and is refused there too.
+        ...(o.allowPrivate ? {} : { dispatcher: guardedWebhookAgent }),
         headers: {
           'content-type': 'application/json',
           'user-agent': 'sns-st-alerts/1',
@@ -247,7 +284,9 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
       retryAfter = retryAfterMs(res.headers.get('retry-after'));
       await res.arrayBuffer().catch(() => undefined);
     } catch (err) {
-      error = (err as Error).message.slice(0, 300);
+      // fetch says only "fetch failed"; the reason (refused address, ECONNREFUSED…) is its cause.
+      const cause = (err as { cause?: unknown }).cause;
+      error = (cause instanceof Error ? `${(err as Error).message}: ${cause.message}` : (err as Error).message).slice(0, 300);
     }
     const ms = Date.now() - started;
     const client = await o.pool.connect();

@@ -61,6 +61,7 @@ beforeAll(async () => {
   databaseUrl = databaseUrlFor(database);
   await migrateAlerts({ databaseUrl, schema: 'alerts' });
   pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
+  pool.on('error', () => undefined); // the teardown drops the database WITH (FORCE)
   store = createAlertStore(pool, 'alerts');
   await startPush();
 });

@@ -45,6 +45,22 @@ export function createStorePool(connectionString: string, max = 5): pg.Pool {
   return pool;
 }
 
+/** Runs `fn` in one transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it throws. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 export interface CurrentStateOptions {
   schema?: string;
   /** Allow the name + birth date fallback (default true). */

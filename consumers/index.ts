@@ -16,7 +16,7 @@ export {
 export type { EventEnvelope, StoredEvent, ProjectedEventType, Row, StateTable, ProjectedBatch } from './projection.ts';
 export { isTransientStoreError } from './store.ts';
 export { migrate, DEFAULT_STORE_SCHEMA, MIGRATIONS_DIR } from '../migrations/index.ts';
-export { createCurrentState, createStorePool } from './current-state.ts';
+export { createCurrentState, createStorePool, withTransaction } from './current-state.ts';
 export type { CurrentState, CurrentStateOptions, PersonQuery, PersonMatch, MatchBasis, StateRow } from './current-state.ts';
 export { buildQueryApi, parseTokens, QUERY_API_ERRORS } from './query-api.ts';
 export type { QueryApiOptions, QueryApiErrorCode, Principal } from './query-api.ts';

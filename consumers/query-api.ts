@@ -30,6 +30,20 @@ export const QUERY_API_ERRORS = {
 } as const;
 export type QueryApiErrorCode = keyof typeof QUERY_API_ERRORS;
 
+/** WHERE conditions with numbered parameters: `add('status = ?', v)`. */
+function conditions(): { where: string[]; params: unknown[]; add(sql: string, value: unknown): void } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  return {
+    where,
+    params,
+    add(sql, value) {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    },
+  };
+}
+
 /** Thrown by route handlers; the error handler answers with its code's HTTP status. */
 class ApiError extends BusError {
   declare readonly code: QueryApiErrorCode;
@@ -258,12 +272,7 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
       },
       async (req) => {
         const q = req.query;
-        const where: string[] = [];
-        const params: unknown[] = [];
-        const add = (sql: string, v: unknown) => {
-          params.push(v);
-          where.push(sql.replace('?', `$${params.length}`));
-        };
+        const { where, params, add } = conditions();
         if (q.department) add('department_code = ?', q.department);
         if (q.municipality) add('municipality_code = ?', q.municipality);
         if (q.type) add('incident_type = ?', q.type);
@@ -371,12 +380,7 @@ export async function buildQueryApi(options: QueryApiOptions = {}): Promise<Fast
       },
       async (req) => {
         const q = req.query;
-        const where: string[] = [];
-        const params: unknown[] = [];
-        const add = (sql: string, v: unknown) => {
-          params.push(v);
-          where.push(sql.replace('?', `$${params.length}`));
-        };
+        const { where, params, add } = conditions();
         if (q.cui) add('person_cui = ?', q.cui);
         if (q.documentNumber) add('person_document_number = ?', normalizeDocumentNumber(q.documentNumber));
         if (q.country) add('country_of_residence = ?', q.country.toUpperCase());

@@ -18,7 +18,7 @@ import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { loadCatalogs } from '../../contracts/index.ts';
 import { BusError, isBusError, readEndpoints, type Logger } from '../../core/index.ts';
-import { createStorePool, DEFAULT_STORE_SCHEMA, historyRoutes } from '../index.ts';
+import { createStorePool, DEFAULT_STORE_SCHEMA, historyRoutes, withTransaction } from '../index.ts';
 import { atomFeed, capXml } from './cap.ts';
 import { createAlertHub, type HubClient } from './hub.ts';
 import { ALERT_DEFAULTS, assertPositiveInts, parseOperatorTokens } from './options.ts';
@@ -306,21 +306,13 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     const id = `wh_${randomBytes(12).toString('hex')}`;
     const secret = newWebhookSecret();
     const from = await store.maxSeq();
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(pool, async (client) => {
       await client.query(
         `INSERT INTO ${s}.webhook_subscriptions (id, url, description, severities, departments, statuses, from_seq, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [id, req.body.url, req.body.description ?? null, req.body.severities ?? null, req.body.departments ?? null, req.body.statuses ?? ['Actual'], from, operatorOf.get(req) ?? null],
       );
       await client.query(`INSERT INTO ${s}.webhook_secrets (subscription_id, secret) VALUES ($1, $2)`, [id, secret]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     log?.info({ subscription: id }, 'webhook registered');
     return reply.code(201).send({ id, url: req.body.url, secret, statuses: req.body.statuses ?? ['Actual'], severities: req.body.severities ?? null, departments: req.body.departments ?? null, fromSeq: from });
   });

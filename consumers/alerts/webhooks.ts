@@ -21,6 +21,7 @@ import type pg from 'pg';
 import { Agent } from 'undici';
 import { BusError, type Logger } from '../../core/index.ts';
 import type { AlertIssued } from '../../contracts/index.ts';
+import { withTransaction } from '../current-state.ts';
 import type { StoredAlert } from './store.ts';
 
 /** A new signing secret: `whsec_` + base64 of 32 random bytes. */
@@ -209,9 +210,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
   }
 
   async function fanOutTo(max: string): Promise<void> {
-    const client = await o.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(o.pool, async (client) => {
       const cur = await client.query<{ last_seq: string }>(`SELECT last_seq::text FROM ${s}.dispatch_cursor WHERE name = 'webhooks' FOR UPDATE`);
       const from = cur.rows[0]?.last_seq ?? '0';
       if (BigInt(from) < BigInt(max)) {
@@ -227,13 +226,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
         );
         await client.query(`UPDATE ${s}.dispatch_cursor SET last_seq = $1 WHERE name = 'webhooks'`, [max]);
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     if (BigInt(max) > fanOutDone) fanOutDone = BigInt(max);
     void runDue().catch(() => undefined);
   }
@@ -289,9 +282,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
       error = (cause instanceof Error ? `${(err as Error).message}: ${cause.message}` : (err as Error).message).slice(0, 300);
     }
     const ms = Date.now() - started;
-    const client = await o.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(o.pool, async (client) => {
       await client.query(`INSERT INTO ${s}.webhook_attempts (delivery_id, attempt, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [d.id, n, status, error, ms]);
       if (status !== null && status >= 200 && status < 300) {
         await client.query(`UPDATE ${s}.webhook_deliveries SET state = 'delivered', attempts = $2, last_status = $3, last_error = NULL, delivered_at = now(), locked_until = NULL WHERE id = $1`, [d.id, n, status]);
@@ -310,13 +301,7 @@ export function createWebhookDispatcher(o: DispatcherOptions): WebhookDispatcher
         );
         log?.info({ subscription: d.subscription_id, delivery: d.id, attempt: n, status, retryInMs: Math.round(wait) }, 'webhook delivery will be retried');
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async function runDue(): Promise<number> {

@@ -2,7 +2,10 @@
  * `npm run bench`: measures the bus's figures beside their baselines in the
  * same run and writes bench/results/latest.json. Needs the stack
  * (`npm run stack:up`); topics are created per run and deleted afterwards.
- * BENCH_RECORDS scales the run (default 200000).
+ * BENCH_RECORDS scales the run (default 200000). BENCH_ONLY (comma-separated
+ * sections: java, sdk, gateway, projection, replay, alerts) runs some of them
+ * and writes bench/results/partial.json instead (replay needs projection's
+ * backlog, so it brings projection along).
  */
 import { join } from 'node:path';
 import { createKafka, readEndpoints } from '../core/index.ts';
@@ -35,44 +38,63 @@ async function benchTopic(name: string, partitions = 6): Promise<string> {
   return topic;
 }
 
+const SECTIONS = ['java', 'sdk', 'gateway', 'projection', 'replay', 'alerts'] as const;
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
+for (const s of only ?? []) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section "${s}"; known: ${SECTIONS.join(', ')}`);
+if (only?.has('replay')) only.add('projection');
+if (only?.has('gateway')) only.add('sdk');
+const runs = (section: (typeof SECTIONS)[number]): boolean => !only || only.has(section);
+
 const report = createReport({ kafka: KAFKA_VERSION, recordSizeBytes: RECORD_SIZE, records, brokers: endpoints.brokers.length });
 try {
-  // The JVM needs more records than a short run to warm up; its figure is a ceiling, so give it the room.
-  const javaRecords = Number(process.env.BENCH_JAVA_RECORDS ?? Math.max(records, 1_000_000));
-  const java = javaPerf(endpoints.brokers.join(','), await benchTopic('java'), javaRecords, RECORD_SIZE);
-  report.add('java_producer_records_per_s', java.producerRecordsPerS, 'records/s', null, { note: 'kafka ProducerPerformance, acks=all, idempotent' });
-  report.add('java_consumer_records_per_s', java.consumerRecordsPerS, 'records/s', null, { note: 'kafka ConsumerPerformance' });
+  if (runs('java')) {
+    // The JVM needs more records than a short run to warm up; its figure is a ceiling, so give it the room.
+    const javaRecords = Number(process.env.BENCH_JAVA_RECORDS ?? Math.max(records, 1_000_000));
+    const java = javaPerf(endpoints.brokers.join(','), await benchTopic('java'), javaRecords, RECORD_SIZE);
+    report.add('java_producer_records_per_s', java.producerRecordsPerS, 'records/s', null, { note: 'kafka ProducerPerformance, acks=all, idempotent' });
+    report.add('java_consumer_records_per_s', java.consumerRecordsPerS, 'records/s', null, { note: 'kafka ConsumerPerformance' });
+  }
 
-  // SDK publishing (issue 3): the SDK beside raw kafkajs sendBatch of the same pre-encoded records.
-  await applyTopics(catalog, { admin, prefix, only: ['sns.conred.incidents.v1'] });
-  const sdk = await benchSdk({ prefix, topic: await benchTopic('raw-sendbatch'), n: records, recordSize: RECORD_SIZE, registryUrl: endpoints.registryUrl });
-  report.add('raw_kafkajs_sendbatch_per_s', sdk.rawEventsPerS, 'events/s', null, { compareTo: ['java_producer_records_per_s'], note: `pre-encoded, ${Math.round(sdk.valueBytes)}-byte values, batches of 2000, idempotent, acks=all; median of ${sdk.rawRates.length} rounds alternating with the SDK, both warmed up` });
-  report.add('sdk_publish_events_per_s', sdk.sdkEventsPerS, 'events/s', 'raw_kafkajs_sendbatch_per_s', { compareTo: ['java_producer_records_per_s'], note: `validate + encode + publish, acks=all, idempotent; median of ${sdk.sdkRates.length} rounds (${sdk.sdkRates.map((r, i) => (r / sdk.rawRates[i]!).toFixed(2)).join(', ')} of raw per round)` });
+  if (runs('sdk')) {
+    // SDK publishing (issue 3): the SDK beside raw kafkajs sendBatch of the same pre-encoded records.
+    await applyTopics(catalog, { admin, prefix, only: ['sns.conred.incidents.v1'] });
+    const sdk = await benchSdk({ prefix, topic: await benchTopic('raw-sendbatch'), n: records, recordSize: RECORD_SIZE, registryUrl: endpoints.registryUrl });
+    report.add('raw_kafkajs_sendbatch_per_s', sdk.rawEventsPerS, 'events/s', null, { compareTo: ['java_producer_records_per_s'], note: `pre-encoded, ${Math.round(sdk.valueBytes)}-byte values, batches of 2000, idempotent, acks=all; median of ${sdk.rawRates.length} rounds alternating with the SDK, both warmed up` });
+    report.add('sdk_publish_events_per_s', sdk.sdkEventsPerS, 'events/s', 'raw_kafkajs_sendbatch_per_s', { compareTo: ['java_producer_records_per_s'], note: `validate + encode + publish, acks=all, idempotent; median of ${sdk.sdkRates.length} rounds (${sdk.sdkRates.map((r, i) => (r / sdk.rawRates[i]!).toFixed(2)).join(', ')} of raw per round)` });
+  }
 
-  // Ingest gateway (issue 4): single events over keep-alive HTTP, 202 only after Kafka's ack; baseline the SDK.
-  const gw = await benchGateway({ prefix, durationS: Number(process.env.BENCH_GATEWAY_SECONDS ?? 10) });
-  report.add('gateway_events_per_s', gw.eventsPerS, 'events/s', 'sdk_publish_events_per_s', { note: `autocannon on loopback, ${gw.connections} keep-alive connections, one event per request; p50 ${gw.p50Ms} ms, p99 ${gw.p99Ms} ms, ${gw.non202} non-202` });
+  if (runs('gateway')) {
+    // Ingest gateway (issue 4): single events over keep-alive HTTP, 202 only after Kafka's ack; baseline the SDK.
+    const gw = await benchGateway({ prefix, durationS: Number(process.env.BENCH_GATEWAY_SECONDS ?? 10) });
+    report.add('gateway_events_per_s', gw.eventsPerS, 'events/s', 'sdk_publish_events_per_s', { note: `autocannon on loopback, ${gw.connections} keep-alive connections, one event per request; p50 ${gw.p50Ms} ms, p99 ${gw.p99Ms} ms, ${gw.non202} non-202` });
+  }
 
-  // Central store (issue 6): the projector draining a backlog, beside its two ceilings measured in the same run.
-  const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });
-  report.add('raw_kafkajs_consume_per_s', projection.rawConsumePerS, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: 'no-op eachBatch consumer over the projection backlog' });
-  report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
-  report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling` });
-  report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
+  if (runs('projection')) {
+    // Central store (issue 6): the projector draining a backlog, beside its two ceilings measured in the same run.
+    const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });
+    report.add('raw_kafkajs_consume_per_s', projection.rawConsumePerS, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: 'no-op eachBatch consumer over the projection backlog' });
+    report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
+    report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling` });
+    report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
+  }
 
-  // Replay (issue 7): the projection backlog exported to NDJSON, decoded; baseline the no-op consumer over the same events.
-  const replay = await benchReplay({ prefix: `${prefix}projection.`, n: records });
-  report.add('replay_export_events_per_s', replay.eventsPerS, 'events/s', 'raw_kafkajs_consume_per_s', { compareTo: ['java_consumer_records_per_s'], note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(replay.outputBytes / replay.events)} bytes/event)` });
-  report.add('replay_export_peak_rss_mb', replay.peakRssMb, 'MiB', null, { note: 'VmHWM of the export process' });
+  if (runs('replay')) {
+    // Replay (issue 7): the projection backlog exported to NDJSON, decoded; baseline the no-op consumer over the same events.
+    const replay = await benchReplay({ prefix: `${prefix}projection.`, n: records });
+    report.add('replay_export_events_per_s', replay.eventsPerS, 'events/s', 'raw_kafkajs_consume_per_s', { compareTo: ['java_consumer_records_per_s'], note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(replay.outputBytes / replay.events)} bytes/event)` });
+    report.add('replay_export_peak_rss_mb', replay.peakRssMb, 'MiB', null, { note: 'VmHWM of the export process' });
+  }
 
-  // Real-time alerts (issue 5): publish resolved → alert on an SSE client, steady 1,000 events/s; then 1,000 SSE subscribers.
-  const alertPrefix = `${prefix}alerts.`;
-  await applyTopics(catalog, { admin, prefix: alertPrefix });
-  const alerts = await benchAlerts({ prefix: alertPrefix, seconds: Number(process.env.BENCH_ALERT_SECONDS ?? 60) });
-  const alertNote = `${alerts.alerts} Alba-Keneth activations at ${Math.round(alerts.eventsPerS)} events/s; projector, alert service and push server as separate processes; goal p99 < 250 ms`;
-  report.add('alert_latency_p50_ms', alerts.p50Ms, 'ms', null, { note: alertNote });
-  report.add('alert_latency_p99_ms', alerts.p99Ms, 'ms', null, { note: alertNote });
-  report.add('sse_fanout_p99_ms', alerts.fanoutP99Ms, 'ms', null, { note: `${alerts.subscribers} concurrent SSE subscribers, 30 alerts, publish resolved → arrival on each subscriber; p50 ${Math.round(alerts.fanoutP50Ms)} ms` });
+  if (runs('alerts')) {
+    // Real-time alerts (issue 5): publish resolved → alert on an SSE client, steady 1,000 events/s; then 1,000 SSE subscribers.
+    const alertPrefix = `${prefix}alerts.`;
+    await applyTopics(catalog, { admin, prefix: alertPrefix });
+    const alerts = await benchAlerts({ prefix: alertPrefix, seconds: Number(process.env.BENCH_ALERT_SECONDS ?? 60) });
+    const alertNote = `${alerts.alerts} Alba-Keneth activations at ${Math.round(alerts.eventsPerS)} events/s; projector, alert service and push server as separate processes; goal p99 < 250 ms`;
+    report.add('alert_latency_p50_ms', alerts.p50Ms, 'ms', null, { note: alertNote });
+    report.add('alert_latency_p99_ms', alerts.p99Ms, 'ms', null, { note: alertNote });
+    report.add('sse_fanout_p99_ms', alerts.fanoutP99Ms, 'ms', null, { note: `${alerts.subscribers} concurrent SSE subscribers, 30 alerts, publish resolved → arrival on each subscriber; p50 ${Math.round(alerts.fanoutP50Ms)} ms` });
+  }
 } finally {
   created.push(...(await admin.listTopics()).filter((t) => t.startsWith(prefix)));
   await admin.deleteTopics({ topics: created }).catch(() => undefined);
@@ -81,4 +103,4 @@ try {
 
 const result = report.finish();
 printReport(result);
-writeReport(join(ROOT, 'bench/results/latest.json'), result);
+writeReport(join(ROOT, only ? 'bench/results/partial.json' : 'bench/results/latest.json'), result);

@@ -30,6 +30,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   { name: 'KAFKA_JAVA_HOME', default: '(JAVA_HOME)', description: 'JDK for Kafka when it must differ.' },
   { name: 'APICURIO_JAVA_HOME', default: '(first JDK 21+ found)', description: 'JDK 21+ for Apicurio Registry 3.x.' },
   { name: 'BENCH_RECORDS', default: '200000', description: 'Events per benchmark figure.' },
+  { name: 'BENCH_ONLY', default: '(all)', description: 'Comma-separated bench sections to run (java, sdk, gateway, projection, replay, alerts); writes `bench/results/partial.json`.' },
   { name: 'BENCH_JAVA_RECORDS', default: '1000000', description: 'Records for Kafka\'s own perf tools (they need a warm JVM).' },
   { name: 'GATEWAY_HOST', default: '127.0.0.1', description: 'Interface the ingest gateway listens on (0.0.0.0 in docker-compose.yml).' },
   { name: 'GATEWAY_PORT', default: '8080', description: 'Port of the ingest gateway.' },

@@ -156,6 +156,27 @@ describe('projector: given / when / then per event type', () => {
     expect(rows).toEqual([{ country_of_residence: 'MEX', consulate: 'Consulado de Guatemala en Tapachula', city: 'Los Ángeles', last_event_id: newer.data.eventId }]);
   });
 
+  it('text through COPY: tabs, line breaks, backslashes, a literal \\N, quotes, accents and emoji come back unchanged', async () => {
+    const description = 'Línea 1\tcol\r\nLínea 2 \\N \\. C:\\ruta\\ "comillas" \'apóstrofo\' Ñandú 🌋';
+    const reported = sampleEvent('conred.incident.reported', { occurredAt: at(5), description, location: { departmentCode: '05', municipalityCode: '14', village: 'Aldea\\Sur', addressLine: null, latitude: 14.1, longitude: -91.1 } });
+    const stored = {
+      envelope: {
+        eventId: reported.eventId, eventType: 'conred.incident.reported', source: 'CONRED', occurredAt: reported.occurredAt,
+        topic: 'copy-test', partition: 0, offset: '0', schemaId: 1, entityKey: reported.incidentId,
+      },
+      data: reported,
+    } as StoredEvent;
+    const claim = await claimPartition(ctx.pool, 'store', 'copy-test', 'copy-test', 0, 'm');
+    const client = await ctx.pool.connect();
+    try {
+      await writeBatch(client, 'store', [stored], [], { groupId: 'copy-test', topic: 'copy-test', partition: 0, nextOffset: '1', fence: claim.fence });
+    } finally {
+      client.release();
+    }
+    const [row] = await ctx.query('SELECT description, village, address_line, people, people_affected FROM store.incidents WHERE incident_id = $1', [reported.incidentId]);
+    expect(row).toEqual({ description, village: 'Aldea\\Sur', address_line: null, people: reported.people, people_affected: reported.people.affected ?? null });
+  });
+
   it('movement: when recorded, then one history row; the same event again changes nothing', async () => {
     const movement = ev('igm.migratory-movement.recorded', { occurredAt: at(3) });
     const id = (movement.data as EventDataMap['igm.migratory-movement.recorded']).movementId;

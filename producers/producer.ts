@@ -8,12 +8,13 @@
  * acknowledged that event; a full buffer makes `publish` wait instead of
  * growing memory.
  */
-import { Partitioners, type Message, type PartitionMetadata, type Producer as KafkaProducer, type RecordMetadata } from 'kafkajs';
+import { Partitioners, type ICustomPartitioner, type Message, type Producer as KafkaProducer, type RecordMetadata } from 'kafkajs';
 import { assertValidEvent, getContract, getField, type EventDataMap, type EventType } from '../contracts/index.ts';
 import { loadCatalog, type Catalog } from '../catalog/index.ts';
 import { BrokerUnavailableError, BusError, NotOwnerError, createKafka } from '../core/index.ts';
 import { createRegistry, encodeFramed, subjectFor } from '../registry/index.ts';
 import { resolveProducerOptions, type ProducerOptions } from './options.ts';
+import { partitionOfKey } from './partitioner.ts';
 
 /** Where an acknowledged event was written. */
 export interface PublishResult {
@@ -83,7 +84,14 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-const partitionFor = Partitioners.DefaultPartitioner();
+/**
+ * The SDK places every message itself (`partitionOfKey`: Kafka's murmur2, as
+ * kafkajs's default would), so kafkajs only reads the partition it was given.
+ */
+const presetPartitioner: ICustomPartitioner = () => {
+  const fallback = Partitioners.DefaultPartitioner();
+  return (args) => args.message.partition ?? fallback(args);
+};
 
 /**
  * Creates a producer for one institution. Throws BUS_ERR_CONFIG at once for
@@ -105,6 +113,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     });
 
   const routes = new Map<string, Route>();
+  const validateOptions = { maxFutureSkewMs: opts.maxFutureSkewMs } as const;
   let queue: Pending[] = [];
   let inFlight = 0; // accepted and not yet settled
   // FIFO of publishes waiting for a buffer slot; a head index instead of Array#shift,
@@ -136,6 +145,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
           idempotent: true,
           maxInFlightRequests: 1,
           allowAutoTopicCreation: false,
+          createPartitioner: presetPartitioner,
           retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
         });
         try {
@@ -223,7 +233,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       'content-type': 'application/avro',
     };
     if (po?.traceparent) headers.traceparent = po.traceparent;
-    const partition = partitionFor({ topic: r.topic, partitionMetadata: partitionMetadata(partitions), message: { key, value } });
+    const partition = partitionOfKey(key, partitions);
     return { key, value, headers, partition, id };
   }
 
@@ -339,22 +349,41 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   /** Publishes still waiting for their route or a buffer slot; close() waits for them. */
   const preparing = new Set<Promise<void>>();
 
-  async function publish(type: string, data: Record<string, unknown>, po?: PublishOptions): Promise<PublishResult> {
-    if (closed) throw new BusError('BUS_ERR_PRODUCER_CLOSED', 'publish called after close()');
-    const r = route(type);
-    data = assertValidEvent(type as EventType, data, { maxFutureSkewMs: opts.maxFutureSkewMs }) as unknown as Record<string, unknown>;
-    const ready =
-      r.schemaId === undefined || r.partitions === undefined
-        ? Promise.all([r.schemaIdPromise, r.partitionsPromise]).then(() => acquireSlot())
-        : acquireSlot();
-    if (ready) {
-      preparing.add(ready);
-      try {
-        await ready;
-      } finally {
-        preparing.delete(ready);
+  /**
+   * Not an async function: once the route is warm and a buffer slot is free
+   * the whole publish is synchronous and returns the one promise that settles
+   * on Kafka's acknowledgement (no wrapper promise per event). Throws are
+   * returned as rejections, as before.
+   */
+  function publish(type: string, data: Record<string, unknown>, po?: PublishOptions): Promise<PublishResult> {
+    try {
+      if (closed) throw new BusError('BUS_ERR_PRODUCER_CLOSED', 'publish called after close()');
+      const r = route(type);
+      data = assertValidEvent(type as EventType, data, validateOptions) as unknown as Record<string, unknown>;
+      if (r.schemaId === undefined || r.partitions === undefined) {
+        return publishWhenReady(type, r, data, po, Promise.all([r.schemaIdPromise, r.partitionsPromise]).then(() => acquireSlot()));
       }
+      const slot = acquireSlot();
+      if (slot) return publishWhenReady(type, r, data, po, slot);
+      return sendValidated(type, r, data, po);
+    } catch (err) {
+      return Promise.reject(err);
     }
+  }
+
+  /** The slow path: waits for the route or a buffer slot (close() waits for it too), then sends. */
+  async function publishWhenReady(type: string, r: Route, data: Record<string, unknown>, po: PublishOptions | undefined, ready: Promise<void>): Promise<PublishResult> {
+    preparing.add(ready);
+    try {
+      await ready;
+    } finally {
+      preparing.delete(ready);
+    }
+    return sendValidated(type, r, data, po);
+  }
+
+  /** Builds and enqueues a validated event that holds a buffer slot. */
+  function sendValidated(type: string, r: Route, data: Record<string, unknown>, po: PublishOptions | undefined): Promise<PublishResult> {
     refreshPartitionsIfStale(r);
     let message: ReturnType<typeof buildMessage>;
     try {
@@ -394,7 +423,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     for (const [i, item] of items.entries()) {
       try {
         routesUsed.add(route(item.type));
-        assertValidEvent(item.type, item.data as never, { maxFutureSkewMs: opts.maxFutureSkewMs });
+        assertValidEvent(item.type, item.data as never, validateOptions);
       } catch (err) {
         if (err instanceof BusError && err.violations.length) {
           violations.push(...err.violations.map((v) => ({ ...v, path: `/${i}${v.path}` })));
@@ -435,15 +464,4 @@ const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** The UTC ISO-8601 form of a validated timestamp (CloudEvents `ce_time`). */
 function utcIso(timestamp: string): string {
   return CANONICAL_UTC.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
-}
-
-const metadataCache = new Map<number, PartitionMetadata[]>();
-/** Enough metadata for kafkajs's default (murmur2, Java-compatible) partitioner to place keyed messages. */
-function partitionMetadata(n: number): PartitionMetadata[] {
-  let m = metadataCache.get(n);
-  if (!m) {
-    m = Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
-    metadataCache.set(n, m);
-  }
-  return m;
 }

@@ -37,24 +37,56 @@ export function encodeWire(schemaId: number, body: Buffer): Buffer {
   return out;
 }
 
-let scratch = Buffer.allocUnsafe(64 * 1024);
+/** Bytes of a slab that framed messages are encoded into, one after another. */
+const SLAB_BYTES = 256 * 1024;
+/** Records bigger than this get a buffer of their own instead of a fresh slab. */
+const OWN_BUFFER_BYTES = SLAB_BYTES / 4;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
+
+type Encodable = { encode(val: unknown, buf: Buffer, pos?: number): number };
 
 /**
- * Encodes `data` with `type` straight into a Confluent-framed buffer: one
- * allocation and one copy per message (the hot path of the SDK).
+ * Encodes `data` with `type` straight into a Confluent-framed buffer (the hot
+ * path of the SDK): no copy and no allocation per message but the view. The
+ * bytes are written at the free end of a shared slab that is never written
+ * again (a full slab is replaced, not reused), so each returned buffer keeps
+ * its bytes for as long as it lives; a slab is freed with the last of its
+ * messages.
  */
-export function encodeFramed(schemaId: number, type: { encode(val: unknown, buf: Buffer, pos?: number): number }, data: unknown): Buffer {
-  let end = type.encode(data, scratch, HEADER_BYTES);
-  while (end < 0) {
-    // avsc answers with minus the bytes that were missing, not the size it needed.
-    scratch = Buffer.allocUnsafe(Math.max(scratch.length - end, scratch.length * 2));
-    end = type.encode(data, scratch, HEADER_BYTES);
+export function encodeFramed(schemaId: number, type: Encodable, data: unknown): Buffer {
+  const start = slabUsed;
+  const end = type.encode(data, slab, start + HEADER_BYTES);
+  if (end < 0) return encodeElsewhere(schemaId, type, data, slab.length - end - start);
+  slab[start] = MAGIC_BYTE;
+  slab.writeInt32BE(schemaId, start + 1);
+  slabUsed = end;
+  return slab.subarray(start, end);
+}
+
+/**
+ * The record did not fit in the rest of the slab: avsc answered with minus the
+ * bytes that were missing, so `framedBytes` is the size it needs, header included.
+ */
+function encodeElsewhere(schemaId: number, type: Encodable, data: unknown, framedBytes: number): Buffer {
+  let buf: Buffer;
+  if (framedBytes > OWN_BUFFER_BYTES) buf = Buffer.allocUnsafe(framedBytes);
+  else {
+    slab = Buffer.allocUnsafe(SLAB_BYTES);
+    slabUsed = 0;
+    buf = slab;
   }
-  scratch[0] = MAGIC_BYTE;
-  scratch.writeInt32BE(schemaId, 1);
-  const out = Buffer.allocUnsafe(end);
-  scratch.copy(out, 0, 0, end);
-  return out;
+  let end = type.encode(data, buf, HEADER_BYTES);
+  while (end < 0) {
+    // Not expected (avsc's answer is exact), but never write past the buffer.
+    buf = Buffer.allocUnsafe(buf.length - end);
+    end = type.encode(data, buf, HEADER_BYTES);
+  }
+  buf[0] = MAGIC_BYTE;
+  buf.writeInt32BE(schemaId, 1);
+  if (buf !== slab) return end === buf.length ? buf : buf.subarray(0, end);
+  slabUsed = end;
+  return slab.subarray(0, end);
 }
 
 /** Why a message could not be decoded; part of the dead-letter headers. */

@@ -5,7 +5,7 @@
  * types only convert.
  */
 import avro from 'avsc';
-import { parseDate, parseTimestamp } from './time.ts';
+import { parseDate, parseTimestampMemo } from './time.ts';
 
 const MS_PER_DAY = 86_400_000;
 
@@ -16,7 +16,7 @@ class TimestampMillisType extends avro.types.LogicalType {
   }
   protected override _toValue(val: unknown): unknown {
     if (typeof val === 'string') {
-      const ms = parseTimestamp(val);
+      const ms = parseTimestampMemo(val);
       return Number.isFinite(ms) ? ms : undefined;
     }
     if (val instanceof Date) return val.getTime();

@@ -95,3 +95,30 @@ export function parseTimestamp(s: string): number {
   }
   return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offsetMin * 60_000;
 }
+
+// The last two distinct timestamps parsed, most recent in B: validation and
+// then Avro encoding parse the same strings of an event (often two fields),
+// so each is parsed once instead of twice (the SDK's hot path).
+let memoA = '';
+let memoAms = Number.NaN;
+let memoB = '';
+let memoBms = Number.NaN;
+
+/** `parseTimestamp` remembering its last two distinct inputs; the same results. */
+export function parseTimestampMemo(s: string): number {
+  if (s === memoB) return memoBms;
+  if (s === memoA) {
+    const ms = memoAms;
+    memoA = memoB;
+    memoAms = memoBms;
+    memoB = s;
+    memoBms = ms;
+    return ms;
+  }
+  const ms = parseTimestamp(s);
+  memoA = memoB;
+  memoAms = memoBms;
+  memoB = s;
+  memoBms = ms;
+  return ms;
+}

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { parseTimestamp, parseTimestampMemo } from '../../contracts/time.ts';
+import { isUuid } from '../../contracts/validator.ts';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+describe('hot-path equivalents', () => {
+  it('isUuid accepts exactly what the UUID regular expression accepts', () => {
+    const cases = ['', 'x', randomUUID(), randomUUID().toUpperCase(), `${randomUUID()}0`, randomUUID().slice(1), 'g'.repeat(36)];
+    const alphabet = '0123456789abcdefABCDEFgG-@`[{/:ñ ';
+    for (let i = 0; i < 20_000; i++) {
+      const base = randomUUID().split('');
+      const at = i % 36;
+      base[at] = alphabet[(i * 7) % alphabet.length]!;
+      if (i % 5 === 0) base[(at + 11) % 36] = alphabet[(i * 13) % alphabet.length]!;
+      cases.push(base.join(''));
+    }
+    for (const s of cases) expect(isUuid(s), s).toBe(UUID_RE.test(s));
+  });
+
+  it('parseTimestampMemo returns what parseTimestamp does, in any order of calls', () => {
+    const stamps = [
+      '2026-03-01T10:15:00-06:00',
+      '2026-03-01T16:15:00Z',
+      '2026-03-01T16:15:00.123Z',
+      '2026-03-01T16:15:00.1234567Z',
+      '2026-02-30T10:15:00Z',
+      '2026-03-01T10:15:00',
+      'nope',
+      '2024-02-29T23:59:59.999+14:00',
+      '1899-12-31T23:59:59Z',
+    ];
+    let seed = 7;
+    for (let i = 0; i < 5_000; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      // Equal strings built separately too, not only the same string object.
+      const s = i % 3 === 0 ? stamps[seed % stamps.length]!.split('').join('') : stamps[seed % stamps.length]!;
+      expect(Object.is(parseTimestampMemo(s), parseTimestamp(s)), s).toBe(true);
+    }
+  });
+});

@@ -68,8 +68,8 @@ export function copyValue(v: Row[string] | undefined): string {
   return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : s;
 }
 
-/** COPYs `rows` into the staging table of `table`. */
-async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row[]): Promise<void> {
+/** COPYs `rows` into `target` (default: the staging table of `table`). */
+async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row[], target = stageOf(table)): Promise<void> {
   const columns = Object.keys(table.columns);
   const last = columns.length - 1;
   let text = '';
@@ -79,7 +79,7 @@ async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row
   }
   const names = columns.map((c) => `"${c}"`).join(', ');
   await new Promise<void>((resolve, reject) => {
-    const stream = client.query(copyFrom(`COPY ${stageOf(table)} (${names}) FROM STDIN`));
+    const stream = client.query(copyFrom(`COPY ${target} (${names}) FROM STDIN`));
     stream.on('finish', resolve).on('error', reject);
     stream.end(text);
   });
@@ -89,6 +89,28 @@ async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row
 function stagedSelect(table: Staged): { select: string; names: string } {
   const names = Object.keys(table.columns).map((c) => `"${c}"`).join(', ');
   return { select: `SELECT ${names} FROM ${stageOf(table)}`, names };
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * For insert-only tables whose rows are almost always new: COPYs `rows`
+ * straight into `target` under a savepoint (no staging, no second pass).
+ * Returns false, with the savepoint rolled back and nothing written, when a
+ * row's key already exists (a replay, a producer retry): the caller then
+ * takes the staging path, whose ON CONFLICT sorts new from known.
+ */
+async function copyIfAllNew(client: pg.ClientBase, table: Staged, rows: readonly Row[], target: string): Promise<boolean> {
+  await client.query('SAVEPOINT sns_copy_direct');
+  try {
+    await copyRows(client, table, rows, target);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+    await client.query('ROLLBACK TO SAVEPOINT sns_copy_direct');
+    return false;
+  }
+  await client.query('RELEASE SAVEPOINT sns_copy_direct');
+  return true;
 }
 
 const upsertSql = new Map<string, string>();
@@ -191,13 +213,13 @@ export async function writeBatch(
           partition: e.partition, offset: e.offset, schema_id: e.schemaId, entity_key: e.entityKey,
         } satisfies Row;
       });
-      await copyRows(client, EVENT_LOG, logRows);
-      const u = stagedSelect(EVENT_LOG);
-      const inserted = await client.query<{ event_id: string }>(
-        `INSERT INTO ${qualified(schema, 'event_log')} (${u.names}) ${u.select} ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-      );
-      if (inserted.rowCount === events.length) fresh = events;
+      if (await copyIfAllNew(client, EVENT_LOG, logRows, qualified(schema, EVENT_LOG.name))) fresh = events;
       else {
+        await copyRows(client, EVENT_LOG, logRows);
+        const u = stagedSelect(EVENT_LOG);
+        const inserted = await client.query<{ event_id: string }>(
+          `INSERT INTO ${qualified(schema, EVENT_LOG.name)} (${u.names}) ${u.select} ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+        );
         const ids = new Set(inserted.rows.map((r) => r.event_id));
         // A batch can repeat an id too (a producer retry): project the first copy only.
         fresh = events.filter((ev) => ids.delete(ev.envelope.eventId));
@@ -214,10 +236,14 @@ export async function writeBatch(
         rows += byKey.size;
       }
       if (projected.movements.length > 0) {
-        await copyRows(client, MIGRATORY_MOVEMENTS, projected.movements);
-        const u = stagedSelect(MIGRATORY_MOVEMENTS);
-        const r = await client.query(`INSERT INTO ${qualified(schema, MIGRATORY_MOVEMENTS.name)} (${u.names}) ${u.select} ON CONFLICT (movement_id) DO NOTHING`);
-        rows += r.rowCount ?? 0;
+        const target = qualified(schema, MIGRATORY_MOVEMENTS.name);
+        if (await copyIfAllNew(client, MIGRATORY_MOVEMENTS, projected.movements, target)) rows += projected.movements.length;
+        else {
+          await copyRows(client, MIGRATORY_MOVEMENTS, projected.movements);
+          const u = stagedSelect(MIGRATORY_MOVEMENTS);
+          const r = await client.query(`INSERT INTO ${target} (${u.names}) ${u.select} ON CONFLICT (movement_id) DO NOTHING`);
+          rows += r.rowCount ?? 0;
+        }
       }
     }
 

@@ -177,6 +177,40 @@ describe('projector: given / when / then per event type', () => {
     expect(row).toEqual({ description, village: 'Aldea\\Sur', address_line: null, people: reported.people, people_affected: reported.people.affected ?? null });
   });
 
+  it('a batch mixing known and new events (and a movement re-sent under a new event id): the new ones are projected once, the known change nothing', async () => {
+    const claim = await claimPartition(ctx.pool, 'store', 'mixed-test', 'mixed-test', 0, 'm');
+    let offset = 0;
+    const asStored = (type: ProjectedEventType, data: EventDataMap[ProjectedEventType], key: string) =>
+      ({ envelope: { eventId: data.eventId, eventType: type, source: 'IGM', occurredAt: data.occurredAt, topic: 'mixed-test', partition: 0, offset: String(offset++), schemaId: 1, entityKey: key }, data }) as StoredEvent;
+    const write = async (events: StoredEvent[]) => {
+      const client = await ctx.pool.connect();
+      try {
+        return await writeBatch(client, 'store', events, [], { groupId: 'mixed-test', topic: 'mixed-test', partition: 0, nextOffset: String(offset), fence: claim.fence });
+      } finally {
+        client.release();
+      }
+    };
+    const first = sampleEvent('igm.migratory-movement.recorded', { occurredAt: at(4) });
+    const again = sampleEvent('igm.migratory-movement.recorded', { occurredAt: at(4), movementId: first.movementId }); // same movement, new event id
+    const other = sampleEvent('igm.migratory-movement.recorded', { occurredAt: at(3) });
+    const incident = sampleEvent('conred.incident.reported', { occurredAt: at(3) });
+    expect(await write([asStored('igm.migratory-movement.recorded', first, first.movementId)])).toEqual({ newEvents: 1, rows: 1 });
+    const result = await write([
+      asStored('igm.migratory-movement.recorded', first, first.movementId),
+      asStored('igm.migratory-movement.recorded', again, again.movementId),
+      asStored('igm.migratory-movement.recorded', other, other.movementId),
+      asStored('conred.incident.reported', incident, incident.incidentId),
+      asStored('conred.incident.reported', incident, incident.incidentId), // a producer retry inside the batch
+    ]);
+    expect(result).toEqual({ newEvents: 3, rows: 2 });
+    const ids = [first.eventId, again.eventId, other.eventId, incident.eventId];
+    expect((await ctx.query('SELECT count(*)::int AS n FROM store.event_log WHERE event_id = ANY($1::uuid[])', [ids]))[0]).toEqual({ n: 4 });
+    const movements = await ctx.query('SELECT movement_id, event_id FROM store.migratory_movements WHERE movement_id = ANY($1)', [[first.movementId, other.movementId]]);
+    expect(movements).toHaveLength(2);
+    expect(movements).toEqual(expect.arrayContaining([{ movement_id: first.movementId, event_id: first.eventId }, { movement_id: other.movementId, event_id: other.eventId }]));
+    expect(await ctx.query('SELECT last_event_id FROM store.incidents WHERE incident_id = $1', [incident.incidentId])).toEqual([{ last_event_id: incident.eventId }]);
+  });
+
   it('movement: when recorded, then one history row; the same event again changes nothing', async () => {
     const movement = ev('igm.migratory-movement.recorded', { occurredAt: at(3) });
     const id = (movement.data as EventDataMap['igm.migratory-movement.recorded']).movementId;

@@ -10,13 +10,14 @@
  * from those positions, so no event is missing or written twice.
  */
 import { createWriteStream, existsSync, statSync, truncateSync, type WriteStream } from 'node:fs';
-import type avro from 'avsc';
+import avro from 'avsc';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Catalog } from '../../catalog/index.ts';
 import { EVENT_TYPES, getContract, LOGICAL_TYPES, type EventType } from '../../contracts/index.ts';
 import { BusError, type Logger } from '../../core/index.ts';
 import { createDecoder, createRegistry, DecodeError } from '../../registry/index.ts';
 import { loadCheckpoint, removeCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { avroIn, encoderFor, JsonOut, lineSchema, positionBytes, writeNdjsonLine, writeText, type LineSchema } from './ndjson-encoder.ts';
 import { readPlan, type RangeBatch } from './reader.ts';
 import type { ReplayPlan } from './selection.ts';
 
@@ -100,6 +101,30 @@ function headerOf(m: KafkaMessage, k: string): string | undefined {
   return v === undefined ? undefined : headerText(v);
 }
 
+/** `,"kafkatopic":…,"kafkapartition":N,"kafkaoffset":`, the same for a whole batch. */
+export function ndjsonPosition(topic: string, partition: number): string {
+  return `,"kafkatopic":${JSON.stringify(topic)},"kafkapartition":${partition},"kafkaoffset":`;
+}
+
+/**
+ * The NDJSON line of one decoded event (the reference path), written straight
+ * from the headers and the decoded data (one JSON.stringify of the data, no
+ * intermediate object); the same attributes, in the same order, as
+ * `JSON.stringify(ExportedEvent)`. `source` is the type's owner (when
+ * `ce_source` is absent), `position` from `ndjsonPosition`.
+ */
+export function ndjsonLine(m: KafkaMessage, type: EventType, data: Record<string, unknown>, schemaId: number, source: string, position: string, kafkaTimestampIso: string): string {
+  const h = m.headers;
+  const id = h?.ce_id;
+  const src = h?.ce_source;
+  let line = `{"specversion":"1.0","id":${JSON.stringify(id === undefined ? String(data.eventId) : headerText(id))},"source":${JSON.stringify(src === undefined ? source : headerText(src))},"type":${JSON.stringify(type)},"time":${JSON.stringify(String(data.occurredAt ?? headerOf(m, 'ce_time')))}`;
+  if (m.key) line += `,"subject":${JSON.stringify(headerOf(m, 'ce_subject') ?? m.key.toString())}`;
+  line += ',"datacontenttype":"application/json"';
+  const traceparent = headerOf(m, 'traceparent');
+  if (traceparent) line += `,"traceparent":${JSON.stringify(traceparent)}`;
+  return `${line}${position}"${m.offset}","kafkatimestamp":"${kafkaTimestampIso}","schemaid":${schemaId},"data":${JSON.stringify(data)}}\n`;
+}
+
 export interface ExportOptions {
   kafka: Kafka;
   catalog: Catalog;
@@ -181,7 +206,8 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     typeByRecord.set(c.subjectRecordName, type);
     readerTypes.set(c.subjectRecordName, c.avroType);
   }
-  const decoder = createDecoder({ registry: createRegistry(options.registryUrl), readerTypes, logicalTypes: LOGICAL_TYPES as never });
+  const registry = createRegistry(options.registryUrl);
+  const decoder = createDecoder({ registry, readerTypes, logicalTypes: LOGICAL_TYPES as never });
   const wanted = plan.eventTypes ? new Set<string>(plan.eventTypes) : null;
   const ownerOf = new Map<string, string>();
   let undecodable = 0;
@@ -196,36 +222,81 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     return lastTsIso;
   };
 
-  /**
-   * The NDJSON line of one event, written straight from the headers and the
-   * decoded data (one JSON.stringify of the data, no intermediate object);
-   * the same attributes, in the same order, as `JSON.stringify(ExportedEvent)`.
-   */
-  function ndjsonLine(m: KafkaMessage, type: EventType, data: Record<string, unknown>, schemaId: number, position: string): string {
-    const h = m.headers;
-    const id = h?.ce_id;
-    const source = h?.ce_source;
-    let line = `{"specversion":"1.0","id":${JSON.stringify(id === undefined ? String(data.eventId) : headerText(id))},"source":${JSON.stringify(source === undefined ? sourceOf(type) : headerText(source))},"type":${JSON.stringify(type)},"time":${JSON.stringify(String(data.occurredAt ?? headerOf(m, 'ce_time')))}`;
-    if (m.key) line += `,"subject":${JSON.stringify(headerOf(m, 'ce_subject') ?? m.key.toString())}`;
-    line += ',"datacontenttype":"application/json"';
-    const traceparent = headerOf(m, 'traceparent');
-    if (traceparent) line += `,"traceparent":${JSON.stringify(traceparent)}`;
-    return `${line}${position}"${m.offset}","kafkatimestamp":"${isoOf(m.timestamp)}","schemaid":${schemaId},"data":${JSON.stringify(data)}}\n`;
-  }
   const sourceOf = (type: EventType): string => {
     let s = ownerOf.get(type);
     if (s === undefined) ownerOf.set(type, (s = options.catalog.ownerOf(type)));
     return s;
   };
 
+  /**
+   * NDJSON fast path, per schema id: when the writer schema is the reader
+   * schema (decided once per id, as the decoder decides it), lines are written
+   * from the Avro bytes by a generated encoder (ndjson-encoder.ts), the same
+   * bytes as `ndjsonLine`. null: that id takes the decoder path.
+   */
+  const fastReady = new Map<number, LineSchema | null>();
+  const fastPending = new Map<number, Promise<LineSchema | null>>();
+  const fastFor = (id: number): Promise<LineSchema | null> => {
+    let p = fastPending.get(id);
+    if (!p) {
+      p = (async () => {
+        let writer: avro.Type;
+        try {
+          writer = avro.Type.forSchema((await registry.writerSchema(id)) as avro.Schema, { logicalTypes: LOGICAL_TYPES as never });
+        } catch (err) {
+          // The decoder path reports it (an unknown id is undecodable; a registry outage is asked again).
+          if (!(err instanceof DecodeError)) fastPending.delete(id);
+          return null;
+        }
+        const reader = readerTypes.get(writer.name ?? '');
+        const encode = reader && encoderFor(reader, writer);
+        if (!encode) return null;
+        const type = typeByRecord.get(writer.name!)!;
+        return lineSchema(encode, type, sourceOf(type), id);
+      })().then((s) => {
+        if (fastPending.has(id)) fastReady.set(id, s);
+        return s;
+      });
+      fastPending.set(id, p);
+    }
+    return p;
+  };
+  const scratch = new JsonOut(64 * 1024);
+  const scratchIn = avroIn();
+  // Output buffers are reused once the stream has written them (no allocation per batch, far less GC).
+  const outputs: JsonOut[] = [];
+
   async function onBatch(batch: RangeBatch): Promise<boolean> {
     let chunk = '';
     let count = 0;
+    const ndjson = options.format === 'ndjson';
+    const out = ndjson ? (outputs.pop() ?? new JsonOut(1024 * 1024)) : null;
+    if (out) out.pos = 0;
     // The Kafka position attributes up to the offset, the same for the whole batch.
-    const position = `,"kafkatopic":${JSON.stringify(batch.topic.slice(options.topicPrefix.length))},"kafkapartition":${batch.partition},"kafkaoffset":`;
+    const topic = batch.topic.slice(options.topicPrefix.length);
+    const position = ndjsonPosition(topic, batch.partition);
+    const positionFast = positionBytes(topic, batch.partition);
     for (const m of batch.messages) {
       const ceType = m.headers?.ce_type;
       if (wanted && ceType !== undefined && !wanted.has(headerText(ceType))) continue;
+      const v = m.value;
+      if (out && v && v.length >= 5 && v[0] === 0) {
+        const id = v.readInt32BE(1);
+        let fast = fastReady.get(id);
+        if (fast === undefined) fast = await fastFor(id);
+        // An unwanted type (its header said otherwise) takes the decoder path, which counts it if undecodable.
+        if (fast && !(wanted && !wanted.has(fast.type))) {
+          const mark = out.pos;
+          try {
+            writeNdjsonLine(out, scratch, scratchIn, m, fast, positionFast, isoOf(m.timestamp));
+            count++;
+            continue;
+          } catch {
+            // Declined (or corrupt): the decoder decides, with the same line or the same error as always.
+            out.pos = mark;
+          }
+        }
+      }
       let decoded;
       try {
         decoded = (m.value && decoder.decodeCached<Record<string, unknown>>(m.value)) || (await decoder.decode<Record<string, unknown>>(m.value));
@@ -237,20 +308,23 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
       }
       const type = typeByRecord.get(decoded.recordName)!;
       if (wanted && !wanted.has(type)) continue;
-      if (options.format === 'csv') chunk += csvLine(exportedEvent(m, batch, type, decoded.data, decoded.schemaId), columns);
-      else chunk += ndjsonLine(m, type, decoded.data, decoded.schemaId, position);
+      if (out) writeText(out, ndjsonLine(m, type, decoded.data, decoded.schemaId, sourceOf(type), position, isoOf(m.timestamp)));
+      else chunk += csvLine(exportedEvent(m, batch, type, decoded.data, decoded.schemaId), columns);
       count++;
     }
     // Interrupted while decoding: the batch has no effect and the position stays.
-    if (options.signal?.aborted) return false;
+    if (options.signal?.aborted) {
+      if (out) outputs.push(out);
+      return false;
+    }
     let flushed = true;
     if (count) {
-      // One UTF-8 encoding per batch, which also gives its size.
-      const buf = Buffer.from(chunk, 'utf8');
-      flushed = stream.write(buf);
+      // One UTF-8 buffer per batch, which also gives its size.
+      const buf = out ? out.buf.subarray(0, out.pos) : Buffer.from(chunk, 'utf8');
+      flushed = out ? stream.write(buf, () => outputs.push(out)) : stream.write(buf);
       bytes += buf.length;
       events += count;
-    }
+    } else if (out) outputs.push(out);
     options.onProgress?.(0, count);
     if (!flushed) await Promise.race([new Promise<void>((r) => stream.once('drain', () => r())), streamError]);
     return true;
@@ -292,3 +366,4 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
   } else removeCheckpoint(checkpointPath);
   return { status, events, undecodable, bytes, checkpointPath, resumed: Boolean(cp) };
 }
+

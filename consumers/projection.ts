@@ -194,14 +194,12 @@ export const EVENT_LOG = {
  */
 export function normalizeName(name: string | null | undefined): string | null {
   if (!name) return null;
-  const out = name
-    .normalize('NFD')
-    .replace(/\p{M}+/gu, '')
-    .toUpperCase()
-    .replace(/[^A-Z]+/g, ' ')
-    .trim();
+  // ASCII names have no accents to strip: skip the (costly) Unicode decomposition.
+  const base = NON_ASCII.test(name) ? name.normalize('NFD').replace(/\p{M}+/gu, '') : name;
+  const out = base.toUpperCase().replace(/[^A-Z]+/g, ' ').trim();
   return out === '' ? null : out;
 }
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Normalises a document number for matching: upper case, spaces and hyphens removed. */
 export function normalizeDocumentNumber(doc: string | null | undefined): string | null {

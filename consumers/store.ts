@@ -211,7 +211,7 @@ export async function writeBatch(
         return {
           event_id: e.eventId, event_type: e.eventType, source: e.source, occurred_at: e.occurredAt, topic: e.topic,
           partition: e.partition, offset: e.offset, schema_id: e.schemaId, entity_key: e.entityKey,
-        } satisfies Row;
+        } satisfies Record<keyof typeof EVENT_LOG.columns, Row[string]>;
       });
       if (await copyIfAllNew(client, EVENT_LOG, logRows, qualified(schema, EVENT_LOG.name))) fresh = events;
       else {

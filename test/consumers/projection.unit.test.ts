@@ -74,5 +74,8 @@ describe('projectBatch', () => {
   it('normalises names for matching: accents, case, punctuation and spacing', () => {
     expect(normalizeName('  José  Ángel Núñez-Pérez ')).toBe('JOSE ANGEL NUNEZ PEREZ');
     expect(normalizeName('')).toBeNull();
+    // The ASCII fast path gives what the full Unicode path gives.
+    const reference = (n: string) => n.normalize('NFD').replace(/\p{M}+/gu, '').toUpperCase().replace(/[^A-Z]+/g, ' ').trim() || null;
+    for (const n of ["Maria O'Brien-Lopez", 'juan  perez 3rd', 'Ñoño Ümlaut', 'straße', '---', 'ａｂｃ', 'Zoë']) expect(normalizeName(n), n).toBe(reference(n));
   });
 });

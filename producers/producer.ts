@@ -12,6 +12,7 @@ import { Partitioners, type ICustomPartitioner, type Message, type Producer as K
 import { assertValidEvent, getContract, getField, type EventDataMap, type EventType } from '../contracts/index.ts';
 import { loadCatalog, type Catalog } from '../catalog/index.ts';
 import { BrokerUnavailableError, BusError, NotOwnerError, createKafka } from '../core/index.ts';
+import { compileEncoder, type Encoder } from '../contracts/avro-encoder.ts';
 import { createRegistry, encodeFramed, subjectFor } from '../registry/index.ts';
 import { resolveProducerOptions, type ProducerOptions } from './options.ts';
 import { partitionOfKey } from './partitioner.ts';
@@ -64,6 +65,8 @@ interface Route {
   topic: string;
   keyField: string;
   contract: ReturnType<typeof getContract>;
+  /** The contract's Avro type, compiled for the hot path (same bytes). */
+  encoder: Encoder;
   schemaId?: number;
   schemaIdPromise: Promise<number>;
   partitions?: number;
@@ -207,6 +210,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       topic,
       keyField: catalog.keyFieldOf(type),
       contract,
+      encoder: encoderOf(contract.avroType),
       schemaIdPromise: registry.resolveId(subject, contract.schema, { register: opts.autoRegister }),
       partitionsPromise: partitionCount(topic),
       partitionsReadAt: Date.now(),
@@ -222,7 +226,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   function buildMessage(type: string, r: Route, schemaId: number, partitions: number, data: Record<string, unknown>, po: PublishOptions | undefined): Pending['message'] & { id: string } {
     const id = data.eventId as string;
     const key = String(getField(data, r.keyField));
-    const value = encodeFramed(schemaId, r.contract.avroType, data);
+    const value = encodeFramed(schemaId, r.encoder, data);
     const headers: Record<string, string> = {
       ce_specversion: '1.0',
       ce_id: id,
@@ -464,4 +468,12 @@ const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** The UTC ISO-8601 form of a validated timestamp (CloudEvents `ce_time`). */
 function utcIso(timestamp: string): string {
   return CANONICAL_UTC.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
+}
+
+const encoders = new WeakMap<object, Encoder>();
+/** One compiled encoder per Avro type, shared by every producer of the process. */
+function encoderOf(type: ReturnType<typeof getContract>['avroType']): Encoder {
+  let e = encoders.get(type);
+  if (!e) encoders.set(type, (e = compileEncoder(type)));
+  return e;
 }

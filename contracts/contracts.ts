@@ -155,6 +155,32 @@ export function createContracts(options: ContractsOptions = {}): Contracts {
     return violations;
   };
 
+  // assertValid's context, reused: a valid event allocates nothing for its check.
+  // `busy` guards re-entry (a getter on the data that validates another event).
+  const scratch = { violations: [] as Violation[], nowMs: 0, maxFutureSkewMs: 0, root: {} as Record<string, unknown> };
+  let busy = false;
+
+  /** The violations of `data` (the same as `validate`), or undefined when there are none. */
+  const violationsOf = (eventType: EventType, data: unknown, opts?: ValidateOptions): Violation[] | undefined => {
+    if (busy || typeof data !== 'object' || data === null || Array.isArray(data)) {
+      const violations = validate(eventType, data, opts);
+      return violations.length > 0 ? violations : undefined;
+    }
+    const entry = entryOf(eventType);
+    busy = true;
+    try {
+      scratch.nowMs = opts?.nowMs ?? Date.now();
+      scratch.maxFutureSkewMs = opts?.maxFutureSkewMs ?? defaultSkewMs;
+      scratch.root = data as Record<string, unknown>;
+      entry.check(data, scratch);
+      return scratch.violations.length > 0 ? scratch.violations.slice() : undefined;
+    } finally {
+      scratch.violations.length = 0;
+      scratch.root = {};
+      busy = false;
+    }
+  };
+
   const normalize = <T extends EventType>(eventType: T, data: EventDataMap[T]): EventDataMap[T] => {
     const { platePaths } = entryOf(eventType);
     let out = data as unknown as Record<string, unknown>;
@@ -176,8 +202,8 @@ export function createContracts(options: ContractsOptions = {}): Contracts {
     validate,
     normalize,
     assertValid: <T extends EventType>(eventType: T, data: unknown, opts?: ValidateOptions): EventDataMap[T] => {
-      const violations = validate(eventType, data, opts);
-      if (violations.length > 0) throw new ValidationError(eventType, violations);
+      const violations = violationsOf(eventType, data, opts);
+      if (violations !== undefined) throw new ValidationError(eventType, violations);
       return normalize(eventType, data as EventDataMap[T]);
     },
   });

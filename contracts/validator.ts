@@ -359,7 +359,7 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
     f: Obj,
     recordPath: string,
     recordKeys: string[],
-  ): ((obj: Obj, ctx: ValidationContext, prefix: string) => void) => {
+  ): ((obj: Obj, ctx: ValidationContext, prefix: string) => number) => {
     const name = f.name as string;
     const path = `${recordPath}/${escapePointer(name)}`;
     const keys = [...recordKeys, name];
@@ -379,19 +379,20 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
     const plateEquals = f['sns.plateEquals'] as string | undefined;
     const equalsKeys = plateEquals?.split('/').filter(Boolean);
     const nullMessage = `must not be null`;
+    // Returns 1 when the field is present (not undefined), for the record's unknown-field count.
     return (obj, ctx, prefix) => {
       const v = obj[name];
       if (v === undefined) {
         if (!hasDefault) push(ctx, prefix + path, 'is required', 'required');
-        return;
+        return 0;
       }
       if (v === null) {
         if (!nullable) push(ctx, prefix + path, nullMessage, 'type');
-        return;
+        return 1;
       }
       const before = ctx.violations.length;
       inner(v, ctx, prefix);
-      if (ctx.violations.length !== before || typeof v !== 'object') return;
+      if (ctx.violations.length !== before || typeof v !== 'object') return 1;
       for (let i = 0; i < required.length; i++) {
         const sub = (v as Obj)[required[i]!];
         if (sub === undefined || sub === null) push(ctx, prefix + requiredPaths[i]!, 'is required here', 'required');
@@ -404,6 +405,7 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
           push(ctx, `${prefix}${path}/plate`, `must equal ${plateEquals}`, 'plate.mismatch');
         }
       }
+      return 1;
     };
   };
 
@@ -478,8 +480,7 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
       }
       const obj = v as Obj;
       let known = 0;
-      for (let i = 0; i < fields.length; i++) fields[i]!(obj, ctx, prefix);
-      for (let i = 0; i < fieldNameList.length; i++) if (obj[fieldNameList[i]!] !== undefined) known++;
+      for (let i = 0; i < fields.length; i++) known += fields[i]!(obj, ctx, prefix);
       // Own keys only: avsc's decoded records carry enumerable prototype methods.
       const keys = Object.keys(obj);
       if (keys.length !== known) {

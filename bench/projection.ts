@@ -38,10 +38,31 @@ export interface ProjectionBenchResult {
   rawConsumePerS: number;
   pgCopyRowsPerS: number;
   peakRssMb: number;
+  /** CPU time per projected event: the projector process, and the whole machine (PostgreSQL, Kafka and the rest included). */
+  cpuUsPerEvent: { projector: number; machine: number };
   meanValueBytes: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Clock ticks per second of /proc (USER_HZ; 100 on Linux). */
+const TICKS_PER_S = 100;
+
+/** CPU seconds a process has used (user + system), from /proc; 0 once it is gone. */
+function processCpuS(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (every core, idle and iowait excluded), from /proc/stat. */
+function machineBusyS(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_S;
+}
 
 /** Runs the projection bench; creates and drops its own database. */
 export async function benchProjection(options: ProjectionBenchOptions): Promise<ProjectionBenchResult> {
@@ -119,6 +140,7 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   let projectionEventsPerS = 0;
   let peakRssMb = 0;
   let pgCopyRowsPerS = 0;
+  let cpuUsPerEvent = { projector: 0, machine: 0 };
   try {
     const child = fork(MAIN, [], {
       // BENCH_PROJECTOR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the projector.
@@ -138,14 +160,20 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
     };
     let t0 = 0;
     let done0 = 0;
+    let cpu0 = { projector: 0, machine: 0 };
     for (;;) {
       rss();
       const done = await progress();
       if (t0 === 0 && done > 0) {
         t0 = Date.now();
         done0 = done;
+        cpu0 = { projector: processCpuS(child.pid!), machine: machineBusyS() };
       }
-      if (done >= n) break;
+      if (done >= n) {
+        const events = n - done0;
+        cpuUsPerEvent = { projector: ((processCpuS(child.pid!) - cpu0.projector) * 1e6) / events, machine: ((machineBusyS() - cpu0.machine) * 1e6) / events };
+        break;
+      }
       // A projector that died would otherwise leave this loop waiting forever.
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`projector exited (${child.exitCode ?? child.signalCode}) after ${done} of ${n} events`);
       await sleep(100);
@@ -181,5 +209,5 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
     await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await server.end();
   }
-  return { projectionEventsPerS, rawConsumePerS, pgCopyRowsPerS, peakRssMb, meanValueBytes: valueBytes / n };
+  return { projectionEventsPerS, rawConsumePerS, pgCopyRowsPerS, peakRssMb, cpuUsPerEvent, meanValueBytes: valueBytes / n };
 }

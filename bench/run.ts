@@ -74,7 +74,7 @@ try {
     const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });
     report.add('raw_kafkajs_consume_per_s', projection.rawConsumePerS, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: 'no-op eachBatch consumer over the projection backlog' });
     report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
-    report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling` });
+    report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling; CPU per event: projector ${Math.round(projection.cpuUsPerEvent.projector)} µs, whole machine ${Math.round(projection.cpuUsPerEvent.machine)} µs (PostgreSQL and Kafka included)` });
     report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
   }
 

@@ -69,6 +69,11 @@ const fakeKafka = {
 };
 const producer = createProducer({ institution: 'CONRED', topicPrefix: 'micro.', autoRegister: true, registryUrl: readEndpoints().registryUrl, kafka: fakeKafka as never });
 const ring = process.env.MICRO_RING === '1';
+const { PerformanceObserver } = await import('node:perf_hooks');
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
 for (let r = 0; r < 3; r++) {
   const c0 = process.cpuUsage();
   const pending: Promise<unknown>[] = new Array(ring ? 8_000 : events.length);
@@ -80,6 +85,8 @@ for (let r = 0; r < 3; r++) {
   await Promise.all(pending);
   const c = process.cpuUsage(c0);
   const us = (c.user + c.system) / N;
-  console.log(`${'publish (no Kafka)'.padEnd(28)} ${us.toFixed(2)} µs/event`);
+  await new Promise((r) => setImmediate(r));
+  console.log(`${'publish (no Kafka)'.padEnd(28)} ${us.toFixed(2)} µs/event, GC ${((gcMs * 1000) / N).toFixed(2)} µs/event`);
+  gcMs = 0;
 }
 await producer.close();

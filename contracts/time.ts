@@ -122,3 +122,17 @@ export function parseTimestampMemo(s: string): number {
   memoBms = ms;
   return ms;
 }
+
+/**
+ * True when `s` is `YYYY-MM-DDTHH:MM:SS.sssZ`, what `toISOString()` returns
+ * (`/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/` without a regular expression).
+ */
+export function isCanonicalUtc(s: string): boolean {
+  if (s.length !== 24) return false;
+  for (let i = 0; i < 23; i++) {
+    const c = s.charCodeAt(i);
+    const want = i === 4 || i === 7 ? 45 : i === 10 ? 84 : i === 13 || i === 16 ? 58 : i === 19 ? 46 : -1;
+    if (want < 0 ? c < 48 || c > 57 : c !== want) return false;
+  }
+  return s.charCodeAt(23) === 90;
+}

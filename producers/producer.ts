@@ -9,13 +9,14 @@
  * growing memory.
  */
 import { Partitioners, type ICustomPartitioner, type Message, type Producer as KafkaProducer, type RecordMetadata } from 'kafkajs';
-import { assertValidEvent, getContract, getField, type EventDataMap, type EventType } from '../contracts/index.ts';
+import { assertValidEvent, compileFieldPath, getContract, type EventDataMap, type EventType, type FieldGetter } from '../contracts/index.ts';
 import { loadCatalog, type Catalog } from '../catalog/index.ts';
 import { BrokerUnavailableError, BusError, NotOwnerError, createKafka } from '../core/index.ts';
 import { compileEncoder, type Encoder } from '../contracts/avro-encoder.ts';
 import { createRegistry, encodeFramed, subjectFor } from '../registry/index.ts';
 import { resolveProducerOptions, type ProducerOptions } from './options.ts';
 import { partitionOfKey } from './partitioner.ts';
+import { isCanonicalUtc } from '../contracts/time.ts';
 
 /** Where an acknowledged event was written. */
 export interface PublishResult {
@@ -63,7 +64,8 @@ export interface Producer {
 
 interface Route {
   topic: string;
-  keyField: string;
+  /** Reads the Kafka key (topics.yaml's key field) of an event. */
+  keyOf: FieldGetter;
   contract: ReturnType<typeof getContract>;
   /** The contract's Avro type, compiled for the hot path (same bytes). */
   encoder: Encoder;
@@ -208,7 +210,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     const subject = subjectFor(topic, contract.subjectRecordName);
     const created: Route = {
       topic,
-      keyField: catalog.keyFieldOf(type),
+      keyOf: compileFieldPath(catalog.keyFieldOf(type)),
       contract,
       encoder: encoderOf(contract.avroType),
       schemaIdPromise: registry.resolveId(subject, contract.schema, { register: opts.autoRegister }),
@@ -225,7 +227,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   /** Builds the Kafka message of a valid event; synchronous once the route is warm. */
   function buildMessage(type: string, r: Route, schemaId: number, partitions: number, data: Record<string, unknown>, po: PublishOptions | undefined): Pending['message'] & { id: string } {
     const id = data.eventId as string;
-    const key = String(getField(data, r.keyField));
+    const key = String(r.keyOf(data));
     const value = encodeFramed(schemaId, r.encoder, data);
     const headers: Record<string, string> = {
       ce_specversion: '1.0',
@@ -462,12 +464,9 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   return { publish: publish as Producer['publish'], publishBatch, flush, close };
 }
 
-/** `YYYY-MM-DDTHH:MM:SS.sssZ`: already what `toISOString()` returns, so no Date is built for it (hot path). */
-const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
 /** The UTC ISO-8601 form of a validated timestamp (CloudEvents `ce_time`). */
 function utcIso(timestamp: string): string {
-  return CANONICAL_UTC.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
+  return typeof timestamp === 'string' && isCanonicalUtc(timestamp) ? timestamp : new Date(timestamp).toISOString();
 }
 
 const encoders = new WeakMap<object, Encoder>();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseTimestamp, parseTimestampMemo } from '../../contracts/time.ts';
+import { isCanonicalUtc, parseTimestamp, parseTimestampMemo } from '../../contracts/time.ts';
 import { isUuid } from '../../contracts/validator.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,5 +38,18 @@ describe('hot-path equivalents', () => {
       const s = i % 3 === 0 ? stamps[seed % stamps.length]!.split('').join('') : stamps[seed % stamps.length]!;
       expect(Object.is(parseTimestampMemo(s), parseTimestamp(s)), s).toBe(true);
     }
+  });
+
+  it('isCanonicalUtc accepts exactly what /^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$/ accepts', () => {
+    const re = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+    const base = new Date().toISOString();
+    const alphabet = '0123456789-T:.Zz+/ x٣';
+    const cases = [base, `${base}Z`, base.slice(1), '2026-03-01T10:15:00-06:00', '2026-03-01T16:15:00Z'];
+    for (let i = 0; i < 24 * alphabet.length; i++) {
+      const chars = base.split('');
+      chars[i % 24] = alphabet[Math.floor(i / 24)]!;
+      cases.push(chars.join(''));
+    }
+    for (const s of cases) expect(isCanonicalUtc(s), s).toBe(re.test(s));
   });
 });

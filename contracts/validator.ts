@@ -481,12 +481,19 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
       const obj = v as Obj;
       let known = 0;
       for (let i = 0; i < fields.length; i++) known += fields[i]!(obj, ctx, prefix);
-      // Own keys only: avsc's decoded records carry enumerable prototype methods.
-      const keys = Object.keys(obj);
-      if (keys.length !== known) {
-        for (const k of keys) {
-          if (obj[k] !== undefined && !fieldNames.has(k))
-            push(ctx, `${prefix}${path}/${escapePointer(k)}`, unknownMessage, 'unknown-field');
+      // Every enumerable key, inherited ones too, without allocating: it is never
+      // fewer than `known`, and equal only when every key is a field with a value,
+      // i.e. when there is no unknown own key to report.
+      let enumerable = 0;
+      for (const k in obj) if (k !== undefined) enumerable++;
+      if (enumerable !== known) {
+        // Own keys only: avsc's decoded records carry enumerable prototype methods.
+        const keys = Object.keys(obj);
+        if (keys.length !== known) {
+          for (const k of keys) {
+            if (obj[k] !== undefined && !fieldNames.has(k))
+              push(ctx, `${prefix}${path}/${escapePointer(k)}`, unknownMessage, 'unknown-field');
+          }
         }
       }
       if (recordRule) recordRule(obj, ctx, prefix);

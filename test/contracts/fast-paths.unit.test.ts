@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isCanonicalUtc, parseTimestamp, parseTimestampMemo } from '../../contracts/time.ts';
 import { isUuid } from '../../contracts/validator.ts';
+import { sampleEvent, validateEvent } from '../../contracts/index.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -51,5 +52,25 @@ describe('hot-path equivalents', () => {
       cases.push(chars.join(''));
     }
     for (const s of cases) expect(isCanonicalUtc(s), s).toBe(re.test(s));
+  });
+
+  it('reports unknown own fields, and never inherited enumerable ones (the allocation-free key count)', () => {
+    const e = sampleEvent('conred.incident.reported');
+    expect(validateEvent('conred.incident.reported', e)).toEqual([]);
+    const withExtra = { ...e, extra: 1, gone: undefined, location: { ...e.location, zone: 'x' } };
+    expect(validateEvent('conred.incident.reported', withExtra)).toEqual([
+      { path: '/location/zone', message: 'is not a field of Location', rule: 'unknown-field' },
+      { path: '/extra', message: 'is not a field of IncidentReported', rule: 'unknown-field' },
+    ]);
+    // Like avsc's decoded records: enumerable methods on the prototype are not fields.
+    const proto = { clone() {}, extraInherited: 1 };
+    const inherited = Object.assign(Object.create(proto) as Record<string, unknown>, e);
+    expect(validateEvent('conred.incident.reported', inherited)).toEqual([]);
+    inherited.other = 'x';
+    expect(validateEvent('conred.incident.reported', inherited).map((v) => v.path)).toEqual(['/other']);
+    // A field given only by the prototype counts as present, as before.
+    const protoField = Object.assign(Object.create({ description: 'desde el prototipo' }) as Record<string, unknown>, { ...e, description: undefined });
+    delete protoField.description;
+    expect(validateEvent('conred.incident.reported', protoField)).toEqual([]);
   });
 });

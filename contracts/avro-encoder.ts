@@ -236,34 +236,45 @@ function compile(type: avro.Type, seen: Set<avro.Type>): Write {
   }
 }
 
+/**
+ * A record's writer is generated code (as avsc's own is): one call site per
+ * field, each always calling the same writer, so V8 can inline them; a shared
+ * loop over an array of writers would make every call megamorphic. Field names
+ * enter the code only as JSON string literals.
+ */
 function compileRecord(type: avro.Type, seen: Set<avro.Type>): Write {
   if (seen.has(type)) throw new Unsupported('recursive record');
   seen.add(type);
   const fields = (type as unknown as { fields: { name: string; type: avro.Type; defaultValue(): unknown }[] }).fields;
-  const names = fields.map((f) => f.name);
-  const writers = fields.map((f) => compile(f.type, seen));
-  // avsc writes a missing field's default as its pre-encoded bytes.
-  const defaults = fields.map((f) => {
-    const d = f.defaultValue();
-    return d === undefined ? undefined : f.type.toBuffer(d);
-  });
-  seen.delete(type);
-  const n = fields.length;
-  return (v, buf, pos) => {
-    if (typeof v !== 'object' || v === null) throw FALLBACK;
-    const obj = v as Record<string, unknown>;
-    for (let i = 0; i < n; i++) {
-      const value = obj[names[i]!];
-      if (value === undefined) {
-        const d = defaults[i];
-        if (d === undefined) throw FALLBACK;
-        // Defaults are a few bytes (usually the null branch): a loop beats Buffer#copy.
-        for (let j = 0; j < d.length; j++) buf[pos + j] = d[j]!;
-        pos += d.length;
-      } else pos = writers[i]!(value, buf, pos);
+  const params: string[] = ['F'];
+  const values: unknown[] = [FALLBACK];
+  let body = 'return function (v, buf, pos) {\n  if (typeof v !== "object" || v === null) throw F;\n  let x;\n';
+  fields.forEach((f, i) => {
+    let write = `pos = w${i}(x, buf, pos);`;
+    const branches = f.type.typeName === 'union:unwrapped' ? (f.type as unknown as { types: avro.Type[] }).types : undefined;
+    const nullIndex = branches?.findIndex((b) => b.typeName === 'null') ?? -1;
+    if (branches && branches.length === 2 && nullIndex >= 0) {
+      // ["null", T] inline: the branch index is one byte (0 or 2).
+      params.push(`w${i}`);
+      values.push(compile(branches[1 - nullIndex]!, seen));
+      write = `if (x === null) buf[pos++] = ${nullIndex << 1}; else { buf[pos++] = ${(1 - nullIndex) << 1}; pos = w${i}(x, buf, pos); }`;
+    } else {
+      params.push(`w${i}`);
+      values.push(compile(f.type, seen));
     }
-    return pos;
-  };
+    const d = f.defaultValue();
+    body += `  x = v[${JSON.stringify(f.name)}];\n`;
+    if (d === undefined) body += `  if (x === undefined) throw F;\n  ${write}\n`;
+    else {
+      // avsc writes a missing field's default as its pre-encoded bytes (a few bytes: a loop beats Buffer#copy).
+      params.push(`d${i}`);
+      values.push(f.type.toBuffer(d));
+      body += `  if (x === undefined) { for (let j = 0; j < d${i}.length; j++) buf[pos + j] = d${i}[j]; pos += d${i}.length; }\n  else { ${write} }\n`;
+    }
+  });
+  body += '  return pos;\n};';
+  seen.delete(type);
+  return new Function(...params, body)(...values) as Write;
 }
 
 /**

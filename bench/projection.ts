@@ -16,8 +16,10 @@ import { getContract, sampleEvent, type EventDataMap, type EventType } from '../
 import { PROJECTED_EVENT_TYPES } from '../consumers/index.ts';
 import { createKafka, databaseUrlFor, readEndpoints } from '../core/index.ts';
 import { migrate } from '../migrations/index.ts';
+import { SERVICES } from '../scripts/services.ts';
 import { createRegistry, encodeWire, subjectFor } from '../registry/index.ts';
 
+const PROJECTOR_NODE_ARGS = SERVICES.find((s) => s.name === 'projector')!.nodeArgs;
 const MAIN = fileURLToPath(new URL('../consumers/projector-main.ts', import.meta.url));
 const MIX: EventType[] = [
   'igm.migratory-movement.recorded', 'igm.migratory-movement.recorded', 'igm.migratory-movement.recorded', 'igm.migratory-movement.recorded',
@@ -144,8 +146,8 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   try {
     const child = fork(MAIN, [], {
       // BENCH_PROJECTOR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the projector.
-      // The same heap cap as `npm run projector`: memory stays bounded whatever the backlog.
-      execArgv: ['--max-old-space-size=384', '--import', 'tsx', ...(process.env.BENCH_PROJECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+      // The same flags as `npm run projector` (its heap cap keeps memory bounded whatever the backlog).
+      execArgv: [...PROJECTOR_NODE_ARGS, '--import', 'tsx', ...(process.env.BENCH_PROJECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       stdio: 'ignore',
       env: { ...process.env, DATABASE_URL: databaseUrl, SNS_TOPIC_PREFIX: prefix, PROJECTOR_GROUP_ID: `${prefix}projector`, PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
     });

@@ -45,7 +45,7 @@ async function prepare(): Promise<void> {
 }
 
 function run(service: (typeof SERVICES)[number], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, service.script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...('nodeArgs' in service ? service.nodeArgs : []), '--import', 'tsx', join(ROOT, service.script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${service.name}] ${line}\n`));
   }

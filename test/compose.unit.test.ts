@@ -46,6 +46,7 @@ describe('docker-compose.yml', () => {
       expect(s, `compose has no service ${svc.name}`).toBeDefined();
       expect(s!.command).toEqual(['npm', 'run', svc.name]);
       expect(pkg.scripts[svc.name]).toContain(svc.script);
+      for (const flag of 'nodeArgs' in svc ? svc.nodeArgs : []) expect(pkg.scripts[svc.name], `npm run ${svc.name} runs with ${flag}`).toContain(flag);
     }
   });
 

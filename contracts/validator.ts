@@ -355,11 +355,12 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
     }
   };
 
-  const compileField = (
-    f: Obj,
-    recordPath: string,
-    recordKeys: string[],
-  ): ((obj: Obj, ctx: ValidationContext, prefix: string) => number) => {
+  /** A field's check; `plain` when it has no sub-field or cross-field rule (its record inlines it). */
+  type FieldCheck = ((obj: Obj, ctx: ValidationContext, prefix: string) => number) & {
+    plain?: { name: string; path: string; nullable: boolean; hasDefault: boolean; inner: Check };
+  };
+
+  const compileField = (f: Obj, recordPath: string, recordKeys: string[]): FieldCheck => {
     const name = f.name as string;
     const path = `${recordPath}/${escapePointer(name)}`;
     const keys = [...recordKeys, name];
@@ -380,7 +381,7 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
     const equalsKeys = plateEquals?.split('/').filter(Boolean);
     const nullMessage = `must not be null`;
     // Returns 1 when the field is present (not undefined), for the record's unknown-field count.
-    return (obj, ctx, prefix) => {
+    const check: FieldCheck = (obj, ctx, prefix) => {
       const v = obj[name];
       if (v === undefined) {
         if (!hasDefault) push(ctx, prefix + path, 'is required', 'required');
@@ -407,6 +408,8 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
       }
       return 1;
     };
+    if (required.length === 0 && !equalsKeys) check.plain = { name, path, nullable, hasDefault, inner };
+    return check;
   };
 
   const compileRecordRule = (
@@ -464,11 +467,41 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
     throw new ConfigError(`schema record ${path || '/'}: unknown sns.rule "${rule}"`);
   };
 
+  /**
+   * Runs a record's field checks and returns how many fields are present, as
+   * generated code (one call site per field, so V8 can inline each check; a
+   * loop over an array of checks is megamorphic). Plain fields are inlined with
+   * the same messages, rules and order as their FieldCheck; names and paths
+   * enter the code only as JSON string literals.
+   */
+  function compileFieldChecks(fields: FieldCheck[]): (obj: Obj, ctx: ValidationContext, prefix: string) => number {
+    const params: string[] = ['push'];
+    const values: unknown[] = [push];
+    let body = 'return function (obj, ctx, prefix) {\n  let known = 0;\n  let v;\n';
+    fields.forEach((f, i) => {
+      params.push(`c${i}`);
+      const plain = f.plain;
+      if (!plain) {
+        values.push(f);
+        body += `  known += c${i}(obj, ctx, prefix);\n`;
+        return;
+      }
+      values.push(plain.inner);
+      const at = JSON.stringify(plain.path);
+      body += `  v = obj[${JSON.stringify(plain.name)}];\n`;
+      body += `  if (v === undefined) {${plain.hasDefault ? '' : ` push(ctx, prefix + ${at}, 'is required', 'required');`} }\n`;
+      body += `  else { known++; if (v === null) {${plain.nullable ? '' : ` push(ctx, prefix + ${at}, 'must not be null', 'type');`} } else c${i}(v, ctx, prefix); }\n`;
+    });
+    body += '  return known;\n};';
+    return new Function(...params, body)(...values) as (obj: Obj, ctx: ValidationContext, prefix: string) => number;
+  }
+
   function compileRecord(def: Obj, path: string, keys: string[]): Check {
     const name = fullName(def);
     named.set(name, def);
     const fieldDefs = def.fields as Obj[];
     const fields = fieldDefs.map((f) => compileField(f, path, keys));
+    const countFields = compileFieldChecks(fields);
     const fieldNameList = fieldDefs.map((f) => f.name as string);
     const fieldNames = new Set(fieldNameList);
     const recordRule = compileRecordRule(def['sns.rule'] as string | undefined, path);
@@ -479,8 +512,7 @@ export function compileValidator(schema: Obj, options: CompileOptions): Compiled
         return push(ctx, prefix + path, `must be an object (${shortName}), not ${typeName(v)}`, 'type');
       }
       const obj = v as Obj;
-      let known = 0;
-      for (let i = 0; i < fields.length; i++) known += fields[i]!(obj, ctx, prefix);
+      const known = countFields(obj, ctx, prefix);
       // Every enumerable key, inherited ones too, without allocating: it is never
       // fewer than `known`, and equal only when every key is a field with a value,
       // i.e. when there is no unknown own key to report.

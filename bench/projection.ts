@@ -6,7 +6,7 @@
  * COPY of the same envelope rows into a staging table.
  */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
@@ -40,8 +40,8 @@ export interface ProjectionBenchResult {
   rawConsumePerS: number;
   pgCopyRowsPerS: number;
   peakRssMb: number;
-  /** CPU time per projected event: the projector process, and the whole machine (PostgreSQL, Kafka and the rest included). */
-  cpuUsPerEvent: { projector: number; machine: number };
+  /** CPU time per projected event: the projector process, its PostgreSQL backends, and the whole machine (Kafka and the rest included). */
+  cpuUsPerEvent: { projector: number; postgres: number; machine: number };
   meanValueBytes: number;
 }
 
@@ -58,6 +58,20 @@ function processCpuS(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds used so far by the PostgreSQL backends serving `database` (their process title names it). */
+function backendsCpuS(database: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${database} `)) total += processCpuS(Number(pid));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return total;
 }
 
 /** CPU seconds the whole machine has been busy (every core, idle and iowait excluded), from /proc/stat. */
@@ -142,7 +156,7 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   let projectionEventsPerS = 0;
   let peakRssMb = 0;
   let pgCopyRowsPerS = 0;
-  let cpuUsPerEvent = { projector: 0, machine: 0 };
+  let cpuUsPerEvent = { projector: 0, postgres: 0, machine: 0 };
   try {
     const child = fork(MAIN, [], {
       // BENCH_PROJECTOR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the projector.
@@ -162,18 +176,18 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
     };
     let t0 = 0;
     let done0 = 0;
-    let cpu0 = { projector: 0, machine: 0 };
+    let cpu0 = { projector: 0, postgres: 0, machine: 0 };
     for (;;) {
       rss();
       const done = await progress();
       if (t0 === 0 && done > 0) {
         t0 = Date.now();
         done0 = done;
-        cpu0 = { projector: processCpuS(child.pid!), machine: machineBusyS() };
+        cpu0 = { projector: processCpuS(child.pid!), postgres: backendsCpuS(database), machine: machineBusyS() };
       }
       if (done >= n) {
         const events = n - done0;
-        cpuUsPerEvent = { projector: ((processCpuS(child.pid!) - cpu0.projector) * 1e6) / events, machine: ((machineBusyS() - cpu0.machine) * 1e6) / events };
+        cpuUsPerEvent = { projector: ((processCpuS(child.pid!) - cpu0.projector) * 1e6) / events, postgres: ((backendsCpuS(database) - cpu0.postgres) * 1e6) / events, machine: ((machineBusyS() - cpu0.machine) * 1e6) / events };
         break;
       }
       // A projector that died would otherwise leave this loop waiting forever.

@@ -273,6 +273,8 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     const letters: { message: Batch['messages'][number]; row: DeadLetterRow }[] = [];
     const dead = (message: Batch['messages'][number], errorCode: string, reason: string, text: string) =>
       letters.push({ message, row: { topic: batch.topic, partition: batch.partition, offset: message.offset, errorCode, reason, message: text } });
+    // The producer checked the clock; here only the rules matter, so the future check uses the event's own time.
+    const rules = { nowMs: Date.now(), maxFutureSkewMs: 366 * 86_400_000 };
     for (const message of messages) {
       const refusal = refused.get(message.offset);
       if (refusal !== undefined) {
@@ -291,19 +293,17 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
       }
       const type = typeByRecord.get(decoded.recordName)!;
       const data = decoded.data as StoredEvent['data'] & { eventId: string; occurredAt: string };
-      // The producer checked the clock; here only the rules matter, so the future check uses the event's own time.
-      const violations = validateEvent(type, data, { nowMs: Date.now(), maxFutureSkewMs: 366 * 86_400_000 });
+      const violations = validateEvent(type, data, rules);
       if (violations.length > 0) {
         dead(message, 'BUS_ERR_VALIDATION', 'rule', `${type}: ${violations.length} violation(s): ${violations.map((v) => `${v.path}: ${v.rule ?? v.message}`).join('; ')}`);
         continue;
       }
-      const headers = message.headers ?? {};
-      const header = (k: string) => (headers[k] === undefined ? undefined : String(headers[k]));
+      const source = message.headers?.ce_source;
       events.push({
         envelope: {
           eventId: data.eventId,
           eventType: type,
-          source: header('ce_source') ?? catalog.ownerOf(type),
+          source: source === undefined ? catalog.ownerOf(type) : String(source),
           occurredAt: data.occurredAt,
           topic: batch.topic,
           partition: batch.partition,

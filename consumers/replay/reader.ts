@@ -9,9 +9,16 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../../core/index.ts';
 import type { ReplayPlan } from './selection.ts';
 
-/** Reader defaults, with units in the names. */
+/**
+ * Reader defaults, with units in the names. The fetch sizes and the partitions
+ * handled at once are those of the bench's no-op consumer: measured against
+ * 4 MiB / 16 MiB / 6 partitions, they read the export's backlog at least as
+ * fast with a lower peak RSS (smaller fetch responses to concatenate).
+ */
 export const READER_DEFAULTS = {
-  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxBytesPerPartition: 2 * 1024 * 1024,
+  maxBytes: 8 * 1024 * 1024,
+  concurrency: 3,
   maxWaitTimeMs: 100,
   sessionTimeoutMs: 30_000,
 } as const;
@@ -36,7 +43,7 @@ export interface ReadOptions {
   onBatch(batch: RangeBatch): Promise<boolean>;
   /** Offsets advanced (for progress). */
   onProgress?(offsets: number): void;
-  /** Partitions handled at once (default: every partition of the plan, at most 6). Order within a partition is always kept. */
+  /** Partitions handled at once (default: every partition of the plan, at most READER_DEFAULTS.concurrency). Order within a partition is always kept. */
   concurrency?: number;
   signal?: AbortSignal;
   logger?: Logger;
@@ -63,7 +70,7 @@ export async function readPlan(kafka: Kafka, plan: ReplayPlan, options: ReadOpti
   const consumer = kafka.consumer({
     groupId,
     maxBytesPerPartition: READER_DEFAULTS.maxBytesPerPartition,
-    maxBytes: READER_DEFAULTS.maxBytesPerPartition * 4,
+    maxBytes: READER_DEFAULTS.maxBytes,
     maxWaitTimeInMs: READER_DEFAULTS.maxWaitTimeMs,
     sessionTimeout: READER_DEFAULTS.sessionTimeoutMs,
   });
@@ -109,7 +116,7 @@ export async function readPlan(kafka: Kafka, plan: ReplayPlan, options: ReadOpti
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: options.concurrency ?? Math.min(6, plan.ranges.length),
+      partitionsConsumedConcurrently: options.concurrency ?? Math.min(READER_DEFAULTS.concurrency, plan.ranges.length),
       eachBatch: async ({ batch, isRunning, isStale, resolveOffset }) => {
         const key = positionKey(batch.topic, batch.partition);
         if (stopping || !isRunning() || isStale()) return;

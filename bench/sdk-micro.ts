@@ -2,7 +2,8 @@
  * CPU-only micro-benchmark of the SDK's per-event main-thread work (no Kafka):
  * validation, Avro encoding, partitioning, headers, and the whole publish
  * path against a stand-in for kafkajs. CPU time per event (process.cpuUsage,
- * so other load on the machine matters less). `npx tsx bench/sdk-micro.ts`.
+ * so other load on the machine matters less).
+ * `npx tsx bench/sdk-micro.ts [--publish-only]`.
  */
 import { Partitioners } from 'kafkajs';
 import { assertValidEvent, getContract, getField } from '../contracts/index.ts';
@@ -13,7 +14,9 @@ import { partitionOfKey } from '../producers/partitioner.ts';
 import { sampleEvent } from '../contracts/index.ts';
 
 const TYPE = 'conred.incident.reported' as const;
-const N = Number(process.env.MICRO_N ?? 200_000);
+const N = 200_000;
+/** `--publish-only` skips the per-step timings. */
+const publishOnly = process.argv.includes('--publish-only');
 const template = sizedIncident(300);
 const events = Array.from({ length: N }, () => sampleEvent(TYPE, { description: template.description }));
 const contract = getContract(TYPE);
@@ -21,7 +24,7 @@ const partitionFor = Partitioners.DefaultPartitioner();
 const md = Array.from({ length: 6 }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
 
 function time(name: string, fn: (e: (typeof events)[number]) => unknown): void {
-  if (process.env.MICRO_ONLY === 'publish') return;
+  if (publishOnly) return;
   for (let r = 0; r < 3; r++) {
     const c0 = process.cpuUsage();
     let sink = 0;
@@ -68,7 +71,6 @@ const fakeKafka = {
   }),
 };
 const producer = createProducer({ institution: 'CONRED', topicPrefix: 'micro.', autoRegister: true, registryUrl: readEndpoints().registryUrl, kafka: fakeKafka as never });
-const ring = process.env.MICRO_RING === '1';
 const { PerformanceObserver } = await import('node:perf_hooks');
 let gcMs = 0;
 new PerformanceObserver((list) => {
@@ -76,11 +78,12 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 for (let r = 0; r < 3; r++) {
   const c0 = process.cpuUsage();
-  const pending: Promise<unknown>[] = new Array(ring ? 8_000 : events.length);
+  // The same publisher as bench/sdk.ts: at most 8,000 unacknowledged, in a ring.
+  const pending: Promise<unknown>[] = new Array(8_000);
   for (let i = 0; i < events.length; i++) {
-    const at = ring ? i % 8_000 : i;
-    if (i >= 8_000) await pending[ring ? at : i - 8_000];
-    pending[at] = producer.publish(TYPE, events[i]!);
+    const slot = i % 8_000;
+    if (i >= 8_000) await pending[slot];
+    pending[slot] = producer.publish(TYPE, events[i]!);
   }
   await Promise.all(pending);
   const c = process.cpuUsage(c0);

@@ -114,6 +114,11 @@ function writeBytes(o: JsonOut, bytes: Uint8Array): void {
   o.ensure(len);
   const b = o.buf;
   let q = o.pos;
+  if (len > 24) {
+    b.set(bytes, q);
+    o.pos = q + len;
+    return;
+  }
   for (let i = 0; i < len; i++) b[q++] = bytes[i]!;
   o.pos = q;
 }
@@ -502,9 +507,12 @@ export function lineSchema(encode: DataEncoder, type: string, source: string, sc
   };
 }
 
-/** `,"kafkatopic":…,"kafkapartition":N,"kafkaoffset":"`, the same for a whole batch. */
-export function positionBytes(topic: string, partition: number): Uint8Array {
-  return Buffer.from(`,"kafkatopic":${JSON.stringify(topic)},"kafkapartition":${partition},"kafkaoffset":"`, 'utf8');
+/**
+ * `,"datacontenttype":"application/json","kafkatopic":…,"kafkapartition":N,"kafkaoffset":"`,
+ * the same for a whole batch (a line with a traceparent writes it between the two).
+ */
+export function positionBytes(topic: string, partition: number): Buffer {
+  return Buffer.from(`,"datacontenttype":"application/json","kafkatopic":${JSON.stringify(topic)},"kafkapartition":${partition},"kafkaoffset":"`, 'utf8');
 }
 
 /** The subset of a kafkajs message a line is made of. */
@@ -533,7 +541,9 @@ const SOURCE = Buffer.from(',"source":');
 const SUBJECT = Buffer.from(',"subject":');
 const CONTENT_TYPE = Buffer.from(',"datacontenttype":"application/json"');
 const TRACEPARENT = Buffer.from(',"traceparent":');
-const TIMESTAMP = Buffer.from('","kafkatimestamp":"');
+/** `","kafkatimestamp":"<iso>` of the last timestamp (those of a batch are mostly equal). */
+let lastIso = '';
+let lastIsoBytes = Buffer.from('","kafkatimestamp":"');
 const LINE_END = Buffer.from('}\n');
 
 /**
@@ -542,7 +552,7 @@ const LINE_END = Buffer.from('}\n');
  * `d` and `r` are scratch space. Throws when the encoder declines the body:
  * the caller then cuts `o` back to where the line started.
  */
-export function writeNdjsonLine(o: JsonOut, d: JsonOut, r: AvroIn, m: LineMessage, s: LineSchema, position: Uint8Array, kafkaTimestampIso: string): void {
+export function writeNdjsonLine(o: JsonOut, d: JsonOut, r: AvroIn, m: LineMessage, s: LineSchema, position: Buffer, kafkaTimestampIso: string): void {
   const value = m.value!;
   r.src = value;
   r.p = 5;
@@ -569,17 +579,20 @@ export function writeNdjsonLine(o: JsonOut, d: JsonOut, r: AvroIn, m: LineMessag
     else if (Buffer.isBuffer(key)) writeUtf8AsJson(o, key, 0, key.length);
     else writeJsonString(o, String(key));
   }
-  writeBytes(o, CONTENT_TYPE);
   const traceparent = h.traceparent;
   if (traceparent !== undefined && headerNotEmpty(traceparent)) {
+    writeBytes(o, CONTENT_TYPE);
     writeBytes(o, TRACEPARENT);
     writeHeader(o, traceparent);
-  }
-  writeBytes(o, position);
+    writeBytes(o, position.subarray(CONTENT_TYPE.length));
+  } else writeBytes(o, position);
   // Offsets are decimal digits (kafkajs prints a Long).
   writeAscii(o, m.offset);
-  writeBytes(o, TIMESTAMP);
-  writeAscii(o, kafkaTimestampIso);
+  if (kafkaTimestampIso !== lastIso) {
+    lastIso = kafkaTimestampIso;
+    lastIsoBytes = Buffer.from(`","kafkatimestamp":"${kafkaTimestampIso}`, 'latin1');
+  }
+  writeBytes(o, lastIsoBytes);
   writeBytes(o, s.schemaTail);
   copyRange(o, data, 0, d.pos);
   s.encode.tail(r, o);
@@ -589,6 +602,11 @@ export function writeNdjsonLine(o: JsonOut, d: JsonOut, r: AvroIn, m: LineMessag
 function copyRange(o: JsonOut, src: Buffer, start: number, end: number): void {
   const len = end - start;
   o.ensure(len);
+  if (len > 64) {
+    o.buf.set(src.subarray(start, end), o.pos);
+    o.pos += len;
+    return;
+  }
   const b = o.buf;
   let q = o.pos;
   for (let i = start; i < end; i++) b[q++] = src[i]!;

@@ -225,7 +225,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   }
 
   /** Builds the Kafka message of a valid event; synchronous once the route is warm. */
-  function buildMessage(type: string, r: Route, schemaId: number, partitions: number, data: Record<string, unknown>, po: PublishOptions | undefined): Pending['message'] & { id: string } {
+  function buildMessage(type: string, r: Route, schemaId: number, partitions: number, data: Record<string, unknown>, po: PublishOptions | undefined): Pending['message'] {
     const id = data.eventId as string;
     const key = String(r.keyOf(data));
     const value = encodeFramed(schemaId, r.encoder, data);
@@ -240,7 +240,8 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     };
     if (po?.traceparent) headers.traceparent = po.traceparent;
     const partition = partitionOfKey(key, partitions);
-    return { key, value, headers, partition, id };
+    // Only what kafkajs reads: it spreads every message into a record object.
+    return { key, value, headers, partition };
   }
 
   /** Takes a buffer slot; returns a promise only when the buffer is full (the fast path stays synchronous). */
@@ -399,7 +400,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
       throw err;
     }
     return new Promise<PublishResult>((resolve, reject) => {
-      enqueue({ topic: r.topic, message, id: message.id, resolve, reject });
+      enqueue({ topic: r.topic, message, id: data.eventId as string, resolve, reject });
     });
   }
 

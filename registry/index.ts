@@ -38,7 +38,7 @@ export function encodeWire(schemaId: number, body: Buffer): Buffer {
 }
 
 /** Bytes of a slab that framed messages are encoded into, one after another. */
-const SLAB_BYTES = 256 * 1024;
+const SLAB_BYTES = 64 * 1024;
 /** Records bigger than this get a buffer of their own instead of a fresh slab. */
 const OWN_BUFFER_BYTES = SLAB_BYTES / 4;
 let slab = Buffer.allocUnsafe(SLAB_BYTES);

@@ -199,7 +199,7 @@ export function normalizeName(name: string | null | undefined): string | null {
   const out = base.toUpperCase().replace(/[^A-Z]+/g, ' ').trim();
   return out === '' ? null : out;
 }
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Normalises a document number for matching: upper case, spaces and hyphens removed. */
 export function normalizeDocumentNumber(doc: string | null | undefined): string | null {

@@ -23,19 +23,27 @@ export interface BenchReport {
 }
 
 export function createReport(conditions: Record<string, unknown>): {
-  add(name: string, value: number, unit: string, baseline?: string | null, opts?: { compareTo?: string[]; note?: string }): void;
+  /**
+   * `opts.pairedRatio`: the ratio to the baseline measured pairwise (e.g. the median of
+   * per-round ratios when the two alternate), reported instead of value ÷ baseline value.
+   */
+  add(name: string, value: number, unit: string, baseline?: string | null, opts?: { compareTo?: string[]; note?: string; pairedRatio?: number }): void;
   finish(): BenchReport;
 } {
   const figures: Record<string, Figure> = {};
   const compare: Record<string, string[]> = {};
+  const paired: Record<string, number> = {};
   return {
     add(name, value, unit, baseline = null, opts = {}) {
       figures[name] = { value: round(value), unit, baseline, ratio: null, ...(opts.note ? { note: opts.note } : {}) };
       if (opts.compareTo) compare[name] = opts.compareTo;
+      if (opts.pairedRatio !== undefined) paired[name] = opts.pairedRatio;
     },
     finish() {
       const ratioOf = (a: Figure, b?: Figure): number | null => (b && b.value > 0 ? round(a.value / b.value, 3) : null);
-      for (const f of Object.values(figures)) f.ratio = f.baseline ? ratioOf(f, figures[f.baseline]) : null;
+      for (const [name, f] of Object.entries(figures)) {
+        f.ratio = f.baseline ? (name in paired ? round(paired[name]!, 3) : ratioOf(f, figures[f.baseline])) : null;
+      }
       for (const [name, others] of Object.entries(compare)) {
         figures[name]!.ratios = Object.fromEntries(others.map((o) => [o, ratioOf(figures[name]!, figures[o])]));
       }

@@ -28,6 +28,8 @@ export interface SdkBenchResult {
   /** Each round's figure (the results above are their medians). */
   sdkRates: number[];
   rawRates: number[];
+  /** Median of the per-round ratios SDK ÷ raw: each round's two runs are back to back, so a load change on the machine between rounds cancels out. */
+  pairedRatio: number;
 }
 
 /** Median of a non-empty list. */
@@ -46,7 +48,7 @@ function median(xs: number[]): number {
  * median of its rounds.
  */
 export async function benchSdk(opts: { prefix: string; topic: string; n: number; recordSize: number; registryUrl: string; rounds?: number }): Promise<SdkBenchResult> {
-  const rounds = opts.rounds ?? Number(process.env.BENCH_SDK_ROUNDS ?? 3);
+  const rounds = opts.rounds ?? Number(process.env.BENCH_SDK_ROUNDS ?? 5);
   const template = sizedIncident(opts.recordSize);
   const events = Array.from({ length: opts.n }, () => sampleEvent(TYPE, { description: template.description }));
   const warm = events.slice(0, Math.min(events.length, 20_000));
@@ -112,7 +114,7 @@ export async function benchSdk(opts: { prefix: string; topic: string; n: number;
         sdkRates.push(await sdkRun(events));
       }
     }
-    return { sdkEventsPerS: median(sdkRates), rawEventsPerS: median(rawRates), valueBytes, sdkRates, rawRates };
+    return { sdkEventsPerS: median(sdkRates), rawEventsPerS: median(rawRates), valueBytes, sdkRates, rawRates, pairedRatio: median(sdkRates.map((r, i) => r / rawRates[i]!)) };
   } finally {
     await producer.close();
     await raw.disconnect();

@@ -5,14 +5,14 @@
  * types only convert.
  */
 import avro from 'avsc';
-import { parseDate, parseTimestampMemo } from './time.ts';
+import { isoFromDays, isoFromMillis, parseDate, parseTimestampMemo } from './time.ts';
 
 const MS_PER_DAY = 86_400_000;
 
 /** `timestamp-millis` ↔ ISO-8601 string (a Date or epoch millis are accepted on encode too). */
 class TimestampMillisType extends avro.types.LogicalType {
   protected override _fromValue(val: number): string {
-    return new Date(val).toISOString();
+    return isoFromMillis(val);
   }
   protected override _toValue(val: unknown): unknown {
     if (typeof val === 'string') {
@@ -34,7 +34,7 @@ class TimestampMillisType extends avro.types.LogicalType {
 /** `date` ↔ `YYYY-MM-DD` string. */
 class DateType extends avro.types.LogicalType {
   protected override _fromValue(val: number): string {
-    return new Date(val * MS_PER_DAY).toISOString().slice(0, 10);
+    return isoFromDays(val);
   }
   protected override _toValue(val: unknown): unknown {
     if (typeof val === 'string') {

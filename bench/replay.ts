@@ -69,7 +69,8 @@ async function child(): Promise<void> {
 export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
   const out = join(tmpdir(), `bench-replay-${Date.now().toString(36)}.ndjson`);
   const proc = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, options.prefix, out], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_REPLAY_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the export.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_REPLAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     stdio: 'ignore',
     env: { ...process.env, LOG_LEVEL: 'warn' },
   });
@@ -96,6 +97,8 @@ export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBe
     return { eventsPerS: result.timedEvents / (Math.max(1, result.ms) / 1000), peakRssMb, events: result.events, outputBytes };
   } finally {
     clearInterval(timer);
+    // The child exits by itself once it has reported (and writes its CPU profile, when asked, as it does).
+    if (proc.exitCode === null && proc.signalCode === null) await Promise.race([new Promise((r) => proc.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
     proc.kill('SIGTERM');
     rmSync(out, { force: true });
   }

@@ -7,6 +7,7 @@
  * and writes bench/results/partial.json instead (replay needs projection's
  * backlog, so it brings projection along).
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createKafka, readEndpoints } from '../core/index.ts';
 import { KAFKA_VERSION, ROOT, stackUp } from '../scripts/stack/stack.ts';
@@ -45,6 +46,18 @@ if (only?.has('replay')) only.add('projection');
 if (only?.has('gateway')) only.add('sdk');
 const runs = (section: (typeof SECTIONS)[number]): boolean => !only || only.has(section);
 
+/**
+ * Between sections: deletes the topics no later section reads, flushes what the
+ * broker wrote to disk and pauses, so a section does not pay for the writeback of
+ * the one before (the figures and their baselines share each section anyway).
+ */
+async function settle(keep: (topic: string) => boolean): Promise<void> {
+  const done = (await admin.listTopics()).filter((t) => (t.startsWith(prefix) || created.includes(t)) && !keep(t));
+  if (done.length) await admin.deleteTopics({ topics: done }).catch(() => undefined);
+  execFileSync('sync');
+  await new Promise((r) => setTimeout(r, 3_000));
+}
+
 const report = createReport({ kafka: KAFKA_VERSION, recordSizeBytes: RECORD_SIZE, records, brokers: endpoints.brokers.length });
 try {
   if (runs('java')) {
@@ -53,6 +66,7 @@ try {
     const java = javaPerf(endpoints.brokers.join(','), await benchTopic('java'), javaRecords, RECORD_SIZE);
     report.add('java_producer_records_per_s', java.producerRecordsPerS, 'records/s', null, { note: 'kafka ProducerPerformance, acks=all, idempotent' });
     report.add('java_consumer_records_per_s', java.consumerRecordsPerS, 'records/s', null, { note: 'kafka ConsumerPerformance' });
+    await settle(() => false);
   }
 
   if (runs('sdk')) {
@@ -73,6 +87,8 @@ try {
     report.add('gateway_events_per_s', gw.eventsPerS, 'events/s', 'sdk_publish_events_per_s', { note: `autocannon on loopback, ${gw.connections} keep-alive connections, one event per request; p50 ${gw.p50Ms} ms, p99 ${gw.p99Ms} ms, ${gw.non202} non-202` });
   }
 
+  if (runs('sdk') || runs('gateway')) await settle(() => false);
+
   if (runs('projection')) {
     // Central store (issue 6): the projector draining a backlog, beside its two ceilings measured in the same run.
     const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });
@@ -88,6 +104,8 @@ try {
     report.add('replay_export_events_per_s', replay.eventsPerS, 'events/s', 'raw_kafkajs_consume_per_s', { compareTo: ['java_consumer_records_per_s'], note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(replay.outputBytes / replay.events)} bytes/event)` });
     report.add('replay_export_peak_rss_mb', replay.peakRssMb, 'MiB', null, { note: 'VmHWM of the export process' });
   }
+
+  if (runs('projection')) await settle(() => false);
 
   if (runs('alerts')) {
     // Real-time alerts (issue 5): publish resolved → alert on an SSE client, steady 1,000 events/s; then 1,000 SSE subscribers.

@@ -19,6 +19,7 @@
  */
 import avro from 'avsc';
 import { LOGICAL_TYPES } from '../../contracts/index.ts';
+import { civilFromDays, FIRST_ISO_DAY, LAST_ISO_DAY } from '../../contracts/time.ts';
 
 /** A growable output buffer of UTF-8 bytes. */
 export class JsonOut {
@@ -247,21 +248,15 @@ function writeBoolean(r: AvroIn, o: JsonOut): void {
 }
 
 const MS_PER_DAY = 86_400_000;
-/** Days from 1970-01-01 to 0000-01-01 and to 9999-12-31: the years `toISOString` prints with 4 digits. */
-const FIRST_DAY = -719_528;
-const LAST_DAY = 2_932_896;
+const FIRST_DAY = FIRST_ISO_DAY;
+const LAST_DAY = LAST_ISO_DAY;
 
-/** Writes `YYYY-MM-DD` of a day number (FIRST_DAY..LAST_DAY), as `toISOString` prints it (civil-from-days, H. Hinnant). */
+/** Writes `YYYY-MM-DD` of a day number (FIRST_DAY..LAST_DAY), as `toISOString` prints it. */
 function writeDay(b: Buffer, q: number, days: number): void {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  const ymd = civilFromDays(days);
+  const y = Math.floor(ymd / 10_000);
+  const m = Math.floor(ymd / 100) % 100;
+  const d = ymd % 100;
   b[q] = 48 + Math.floor(y / 1000);
   b[q + 1] = 48 + (Math.floor(y / 100) % 10);
   b[q + 2] = 48 + (Math.floor(y / 10) % 10);

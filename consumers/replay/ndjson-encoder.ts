@@ -248,10 +248,8 @@ function writeBoolean(r: AvroIn, o: JsonOut): void {
 }
 
 const MS_PER_DAY = 86_400_000;
-const FIRST_DAY = FIRST_ISO_DAY;
-const LAST_DAY = LAST_ISO_DAY;
 
-/** Writes `YYYY-MM-DD` of a day number (FIRST_DAY..LAST_DAY), as `toISOString` prints it. */
+/** Writes `YYYY-MM-DD` of a day number (FIRST_ISO_DAY..LAST_ISO_DAY), as `toISOString` prints it. */
 function writeDay(b: Buffer, q: number, days: number): void {
   const ymd = civilFromDays(days);
   const y = Math.floor(ymd / 10_000);
@@ -278,7 +276,7 @@ function write2(b: Buffer, q: number, n: number): void {
 function writeTimestamp(r: AvroIn, o: JsonOut): void {
   const ms = readSafeLong(r);
   const days = Math.floor(ms / MS_PER_DAY);
-  if (days < FIRST_DAY || days > LAST_DAY) {
+  if (days < FIRST_ISO_DAY || days > LAST_ISO_DAY) {
     const iso = new Date(ms).toISOString();
     o.ensure(iso.length + 2);
     o.buf[o.pos++] = 34;
@@ -315,7 +313,7 @@ function writeTimestamp(r: AvroIn, o: JsonOut): void {
 /** `date` as LOGICAL_TYPES decodes it: the first 10 characters of `new Date(days * MS_PER_DAY).toISOString()`. */
 function writeDate(r: AvroIn, o: JsonOut): void {
   const days = readLong(r);
-  if (days < FIRST_DAY || days > LAST_DAY) {
+  if (days < FIRST_ISO_DAY || days > LAST_ISO_DAY) {
     const day = new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
     o.ensure(day.length + 2);
     o.buf[o.pos++] = 34;

@@ -153,17 +153,52 @@ describe('replay', () => {
     expect(rows).toHaveLength(11);
   });
 
-  it('interrupted, then resumed with the same command: no event missing or duplicated', async () => {
+  it('the worker thread and the main thread write the same bytes and skip the same undecodable messages', async () => {
+    const type: EventType = 'mingob.vehicle.reported-stolen';
+    const c = getContract(type);
+    const topicName = `${uniqueName('threads')}.sns.mingob.stolen-vehicles.v1`;
+    await ctx.admin.createTopics({ topics: [{ topic: ctx.prefix + topicName, numPartitions: 3 }], waitForLeaders: true });
+    const registry = createRegistry(registryUrl);
+    const { id } = await registry.register(subjectFor(ctx.prefix + topicName, c.subjectRecordName), c.schema);
+    const producer = kafka.producer();
+    await producer.connect();
+    const messages = Array.from({ length: 40 }, (_, i) => {
+      const data = sampleEvent(type) as unknown as Record<string, unknown>;
+      const value = encodeWire(id, c.avroType.toBuffer(data));
+      if (i % 10 === 3) return { key: `k${i}`, value: Buffer.from([0, 0xff, 0xff, 0xff, 0xf0, 1, 2]), headers: { ce_type: type } };
+      if (i % 10 === 5) return { key: null, value, headers: { ce_type: type, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ce_source: ['PNC', 'MINGOB'] } };
+      if (i % 10 === 7) return { key: `ñandú-${i}`, value, headers: { ce_type: type, ce_id: 'id "entre comillas"', ce_subject: '' } };
+      return { key: `k${i}`, value, headers: { ce_type: type } };
+    });
+    await producer.send({ topic: ctx.prefix + topicName, acks: -1, messages });
+    await producer.disconnect();
+    const plan = await resolvePlan(ctx.admin, catalog, { topics: [topicName] }, { topicPrefix: ctx.prefix });
+    for (const format of ['ndjson', 'csv'] as const) {
+      const files: Record<string, string> = {};
+      const results = [];
+      for (const encodeIn of ['worker', 'main'] as const) {
+        const out = join(dir, `threads-${encodeIn}.${format}`);
+        results.push(await exportEvents({ kafka, catalog, plan, topicPrefix: ctx.prefix, registryUrl, out, format, fingerprint: `threads-${encodeIn}-${format}`, encodeIn }));
+        // Partitions are read concurrently: compare the lines, not their order across partitions.
+        files[encodeIn] = readFileSync(out, 'utf8').split(/(?<=\n)/).sort().join('');
+      }
+      expect(results.map((r) => [r.encodedIn, r.events, r.undecodable, r.bytes])).toEqual([['worker', 36, 4, results[0]!.bytes], ['main', 36, 4, results[0]!.bytes]]);
+      expect(files.worker).toEqual(files.main);
+      expect(files.worker!.length).toBeGreaterThan(0);
+    }
+  });
+
+  // Encoded in the worker thread (the default) and in the main thread: the checkpoint must match the file either way.
+  it.each(['worker', 'main'] as const)('interrupted, then resumed with the same command: no event missing or duplicated (encoded in the %s thread)', async (encodeIn) => {
     const plan = await resolvePlan(ctx.admin, catalog, { topics: [movementsTopic] }, { topicPrefix: ctx.prefix });
-    const out = join(dir, 'resume.ndjson');
+    const out = join(dir, `resume-${encodeIn}.ndjson`);
     const fingerprint = fingerprintOf({ out, topics: [movementsTopic] });
     const controller = new AbortController();
-    let written = 0;
+    // Stopped as soon as the first batch has been read: the batches already handed to the worker are written first.
     const first = await exportEvents({
-      kafka, catalog, plan, topicPrefix: ctx.prefix, registryUrl, out, format: 'ndjson', fingerprint, signal: controller.signal,
-      onProgress: (_o, e) => {
-        written += e;
-        if (written > 0) controller.abort();
+      kafka, catalog, plan, topicPrefix: ctx.prefix, registryUrl, out, format: 'ndjson', fingerprint, signal: controller.signal, encodeIn,
+      onProgress: (offsets) => {
+        if (offsets > 0) controller.abort();
       },
     });
     expect(first.status).toBe('interrupted');
@@ -172,7 +207,7 @@ describe('replay', () => {
     // Garbage after the checkpointed size (a write that raced the stop) is cut on resume.
     const { appendFileSync } = await import('node:fs');
     appendFileSync(out, '{"partial":');
-    const second = await exportEvents({ kafka, catalog, plan, topicPrefix: ctx.prefix, registryUrl, out, format: 'ndjson', fingerprint });
+    const second = await exportEvents({ kafka, catalog, plan, topicPrefix: ctx.prefix, registryUrl, out, format: 'ndjson', fingerprint, encodeIn });
     expect(second.status).toBe('done');
     expect(second.resumed).toBe(true);
     const ids = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as ExportedEvent).id);

@@ -8,7 +8,7 @@
  * acknowledged that event; a full buffer makes `publish` wait instead of
  * growing memory.
  */
-import { Partitioners, type ICustomPartitioner, type Message, type Producer as KafkaProducer, type RecordMetadata } from 'kafkajs';
+import type { RecordMetadata } from 'kafkajs';
 import { assertValidEvent, compileFieldPath, getContract, type EventDataMap, type EventType, type FieldGetter } from '../contracts/index.ts';
 import { loadCatalog, type Catalog } from '../catalog/index.ts';
 import { BrokerUnavailableError, BusError, NotOwnerError, createKafka } from '../core/index.ts';
@@ -16,6 +16,7 @@ import { compileEncoder, type Encoder } from '../contracts/avro-encoder.ts';
 import { createRegistry, encodeFramed, subjectFor } from '../registry/index.ts';
 import { resolveProducerOptions, type ProducerOptions } from './options.ts';
 import { partitionOfKey } from './partitioner.ts';
+import { PRODUCER_RETRY, createInProcessSender, type BatchSender, type OutgoingMessage } from './sender.ts';
 import { isCanonicalUtc } from '../contracts/time.ts';
 
 /** Where an acknowledged event was written. */
@@ -83,20 +84,11 @@ const PARTITIONS_MAX_AGE_MS = 5 * 60_000;
 
 interface Pending {
   topic: string;
-  message: Message & { partition: number };
+  message: OutgoingMessage;
   id: string;
   resolve: (r: PublishResult) => void;
   reject: (e: unknown) => void;
 }
-
-/**
- * The SDK places every message itself (`partitionOfKey`: Kafka's murmur2, as
- * kafkajs's default would), so kafkajs only reads the partition it was given.
- */
-const presetPartitioner: ICustomPartitioner = () => {
-  const fallback = Partitioners.DefaultPartitioner();
-  return (args) => args.message.partition ?? fallback(args);
-};
 
 /**
  * Creates a producer for one institution. Throws BUS_ERR_CONFIG at once for
@@ -108,14 +100,9 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   const catalog: Catalog = opts.catalog ?? loadCatalog();
   const registry = createRegistry(opts.registryUrl);
   const log = opts.logger?.child({ component: 'producer', institution: opts.institution });
-  const kafka =
-    opts.kafka ??
-    createKafka({
-      clientId: `sns-producer-${opts.institution.toLowerCase()}`,
-      brokers: opts.brokers,
-      logger: opts.logger,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
-    });
+  const clientId = `sns-producer-${opts.institution.toLowerCase()}`;
+  const kafka = opts.kafka ?? createKafka({ clientId, brokers: opts.brokers, logger: opts.logger, retry: { ...PRODUCER_RETRY } });
+  const sender: BatchSender = createInProcessSender(kafka);
 
   const routes = new Map<string, Route>();
   const validateOptions = { maxFutureSkewMs: opts.maxFutureSkewMs } as const;
@@ -129,57 +116,9 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   let sending = false;
   let lingerTimer: NodeJS.Timeout | undefined;
   let closed = false;
-  let producer: KafkaProducer | undefined;
-  let connecting: Promise<KafkaProducer> | undefined;
   const failedIds: string[] = [];
   let closing = false;
   let flushedCount = 0;
-
-  // Bumped by every reset: a connect that finishes after a reset is stale and is
-  // dropped, so a batch already rejected can never be sent on it later.
-  let generation = 0;
-  let shutDown = false;
-
-  function getProducer(): Promise<KafkaProducer> {
-    if (shutDown) return Promise.reject(new BusError('BUS_ERR_PRODUCER_CLOSED', 'the producer is closed'));
-    if (producer) return Promise.resolve(producer);
-    if (!connecting) {
-      const gen = generation;
-      connecting = (async () => {
-        const p = kafka.producer({
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: false,
-          createPartitioner: presetPartitioner,
-          retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
-        });
-        try {
-          await p.connect();
-        } catch (err) {
-          if (gen === generation) connecting = undefined;
-          throw err;
-        }
-        if (gen !== generation || shutDown) {
-          void p.disconnect().catch(() => undefined);
-          throw new BrokerUnavailableError('the connection was replaced while it was being made');
-        }
-        producer = p;
-        connecting = undefined;
-        return p;
-      })();
-    }
-    return connecting;
-  }
-
-  /** After a failed send the idempotent sequence state is unknown: start a new producer id. */
-  async function resetProducer(): Promise<void> {
-    generation++;
-    const old = producer;
-    producer = undefined;
-    connecting = undefined;
-    // Not awaited: disconnecting from an unreachable broker can hang past the delivery budget and would stall the send loop.
-    void old?.disconnect().catch(() => undefined);
-  }
 
   let admin: ReturnType<typeof kafka.admin> | undefined;
   async function partitionCount(topic: string): Promise<number> {
@@ -240,7 +179,6 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     };
     if (po?.traceparent) headers.traceparent = po.traceparent;
     const partition = partitionOfKey(key, partitions);
-    // Only what kafkajs reads: it spreads every message into a record object.
     return { key, value, headers, partition };
   }
 
@@ -296,17 +234,11 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   }
 
   async function send(batch: Pending[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    for (const p of batch) {
-      let list = byTopic.get(p.topic);
-      if (!list) byTopic.set(p.topic, (list = []));
-      list.push(p.message);
-    }
     let timer: NodeJS.Timeout | undefined;
     try {
       // The budget covers connecting too: a broker that is away must not hold a publish past it.
       const metadata = await Promise.race([
-        getProducer().then((kp) => kp.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })),
+        sender.send(batch),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no acknowledgement within ${opts.deliveryTimeoutMs} ms`)), opts.deliveryTimeoutMs);
         }),
@@ -323,7 +255,8 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
         p.reject(error);
         releaseSlot();
       }
-      await resetProducer();
+      // After a failed send the idempotent sequence state is unknown: start a new producer id.
+      sender.reset();
     } finally {
       clearTimeout(timer);
     }
@@ -455,8 +388,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     // Publishes accepted before close() still waiting for their route or a slot are sent too.
     while (preparing.size > 0) await Promise.allSettled([...preparing]);
     await flush();
-    shutDown = true;
-    await producer?.disconnect().catch(() => undefined);
+    await sender.close();
     await admin?.disconnect().catch(() => undefined);
     return { flushed: flushedCount, failedIds: [...failedIds] };
   }

@@ -17,6 +17,7 @@ import { createRegistry, encodeFramed, subjectFor } from '../registry/index.ts';
 import { resolveProducerOptions, type ProducerOptions } from './options.ts';
 import { partitionOfKey } from './partitioner.ts';
 import { PRODUCER_RETRY, createInProcessSender, type BatchSender, type OutgoingMessage } from './sender.ts';
+import { createWorkerSender } from './worker-sender.ts';
 import { isCanonicalUtc } from '../contracts/time.ts';
 
 /** Where an acknowledged event was written. */
@@ -102,7 +103,12 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
   const log = opts.logger?.child({ component: 'producer', institution: opts.institution });
   const clientId = `sns-producer-${opts.institution.toLowerCase()}`;
   const kafka = opts.kafka ?? createKafka({ clientId, brokers: opts.brokers, logger: opts.logger, retry: { ...PRODUCER_RETRY } });
-  const sender: BatchSender = createInProcessSender(kafka);
+  // The kafkajs producer runs on a worker thread (its request encoding overlaps with
+  // validation and encoding here); a caller's own client cannot cross threads, so it
+  // is used in-process. The admin (partition counts) stays on this thread either way.
+  const sender: BatchSender = opts.kafka
+    ? createInProcessSender(opts.kafka)
+    : createWorkerSender({ clientId, brokers: opts.brokers, logger: opts.logger, kafka });
 
   const routes = new Map<string, Route>();
   const validateOptions = { maxFutureSkewMs: opts.maxFutureSkewMs } as const;
@@ -160,6 +166,7 @@ export function createProducer(options: ProducerOptions & { topicPrefix?: string
     created.schemaIdPromise.then((id) => (created.schemaId = id)).catch(() => routes.delete(type));
     created.partitionsPromise.then((n) => (created.partitions = n)).catch(() => routes.delete(type));
     routes.set(type, created);
+    sender.prepare?.();
     return created;
   }
 

@@ -1,9 +1,15 @@
 /**
  * The transport step of the producer SDK: how one batch of built messages
  * reaches Kafka. Everything else (buffer slots, linger, batching, the delivery
- * timeout, the close() report) lives in producer.ts.
+ * timeout, the close() report) lives in producer.ts and is the same whichever
+ * sender is used:
  *
- * `createInProcessSender`: an idempotent kafkajs producer on the calling thread.
+ * - `createInProcessSender`: an idempotent kafkajs producer on the calling
+ *   thread (used when the caller passes its own `kafka` client, which cannot
+ *   cross threads, and inside the send worker itself);
+ * - `createWorkerSender` (worker-sender.ts): the same producer in a worker
+ *   thread, so that kafkajs's request encoding overlaps with validation and
+ *   Avro encoding on the main thread.
  */
 import { Partitioners, type ICustomPartitioner, type Kafka, type Message, type Producer as KafkaProducer, type RecordMetadata } from 'kafkajs';
 import { BrokerUnavailableError, BusError } from '../core/errors.ts';
@@ -33,6 +39,8 @@ export interface BatchSender {
   reset(): void;
   /** Disconnects; called once, after the last send settled. */
   close(): Promise<void>;
+  /** Gets ready before the first send (starts a worker); optional. */
+  prepare?(): void;
 }
 
 /** kafkajs retries of the SDK's producer (and its client). */

@@ -2,9 +2,10 @@
  * How a batch of Kafka messages crosses to the export's worker thread: the
  * parts of each message a line is made of (value, key, offset, timestamp and
  * the CloudEvents headers the lines read) are copied into one ArrayBuffer,
- * which is transferred, not cloned. Structured-cloning the kafkajs message
- * objects cost the main thread about as much as encoding them; this copy is a
- * few small memcpys per message.
+ * which is transferred, not cloned, and comes back to be reused once the
+ * worker is done with it. Structured-cloning the kafkajs message objects cost
+ * the main thread about as much as encoding them; this copy is a few small
+ * memcpys per message, and no buffer is allocated per batch.
  *
  * Layout: u32 message count, then per message each field as an i32 length
  * (-1: absent, -2: null) and its bytes, in the order value, key, offset, timestamp,
@@ -57,13 +58,24 @@ function putAscii(b: Buffer, q: number, s: string | undefined): number {
   return q + len;
 }
 
-/** Packs message batches into transferable buffers; reuses its scratch space. */
-export class BatchPacker {
-  private buf = Buffer.allocUnsafe(1024 * 1024);
+/** Buffers kept for reuse (a few per thread: as many as batches in flight). */
+const MAX_FREE = 8;
+const INITIAL_SIZE = 1024 * 1024;
 
-  /** The messages' line parts in a new ArrayBuffer of their exact size (transfer it). */
-  pack(messages: readonly KafkaMessage[]): ArrayBuffer {
-    let b = this.buf;
+/** A packed batch: the first `length` bytes of `buffer`. */
+export interface PackedBatch {
+  buffer: ArrayBuffer;
+  length: number;
+}
+
+/** Packs message batches into transferable buffers, reusing the buffers given back. */
+export class BatchPacker {
+  private free: Buffer[] = [];
+
+  /** The messages' line parts in a buffer of its own (transfer it; give it back with `recycle`). */
+  pack(messages: readonly KafkaMessage[]): PackedBatch {
+    // allocUnsafeSlow: an ArrayBuffer of its own (transferable), not zero-filled (what is read is written first).
+    let b = this.free.pop() ?? Buffer.allocUnsafeSlow(INITIAL_SIZE);
     b.writeUInt32LE(messages.length, 0);
     let q = 4;
     for (const m of messages) {
@@ -79,9 +91,9 @@ export class BatchPacker {
       const trace = h && first(h.traceparent);
       const need = 40 + sizeOf(value) + sizeOf(key) + sizeOf(m.offset) + sizeOf(m.timestamp) + sizeOf(type) + sizeOf(id) + sizeOf(source) + sizeOf(subject) + sizeOf(time) + sizeOf(trace);
       if (q + need > b.length) {
-        const next = Buffer.allocUnsafe(Math.max(b.length * 2, q + need));
+        const next = Buffer.allocUnsafeSlow(Math.max(b.length * 2, q + need));
         b.copy(next, 0, 0, q);
-        this.buf = b = next;
+        b = next;
       }
       q = put(b, q, value);
       q = put(b, q, key);
@@ -94,15 +106,18 @@ export class BatchPacker {
       q = put(b, q, time);
       q = put(b, q, trace);
     }
-    const out = new ArrayBuffer(q);
-    new Uint8Array(out).set(b.subarray(0, q));
-    return out;
+    return { buffer: b.buffer as ArrayBuffer, length: q };
+  }
+
+  /** Takes back a buffer `pack` gave (once the worker has read it). */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.free.length < MAX_FREE) this.free.push(Buffer.from(buffer));
   }
 }
 
 /** The messages of a packed batch: enough of a kafkajs message for the export's lines. */
-export function unpackBatch(packed: ArrayBuffer): KafkaMessage[] {
-  const buf = Buffer.from(packed);
+export function unpackBatch(packed: PackedBatch): KafkaMessage[] {
+  const buf = Buffer.from(packed.buffer, 0, packed.length);
   const count = buf.readUInt32LE(0);
   let p = 4;
   const next = (): Buffer | null | undefined => {

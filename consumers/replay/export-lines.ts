@@ -142,7 +142,10 @@ export interface UndecodableMessage {
 
 /** The lines of one batch. */
 export interface EncodedBatch {
-  /** The UTF-8 bytes of the lines; valid until the next `encode` (copy or write it first). */
+  /**
+   * The UTF-8 bytes of the lines; valid until the next `encode` (copy or write
+   * it first), unless `encode` was asked to hand them over.
+   */
   bytes: Buffer;
   /** Lines in `bytes`. */
   count: number;
@@ -154,7 +157,7 @@ export interface EncodedBatch {
  * reuses its output buffer, so the caller writes (or copies) the bytes
  * before it encodes the next batch.
  */
-export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: LineBatch): Promise<EncodedBatch> } {
+export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: LineBatch, handOver?: boolean): Promise<EncodedBatch>; recycle(buffer: ArrayBuffer): void } {
   const typeByRecord = new Map<string, EventType>();
   const readerTypes = new Map<string, avro.Type>();
   for (const type of EVENT_TYPES) {
@@ -218,6 +221,8 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
   const scratch = new JsonOut(64 * 1024);
   const scratchIn = avroIn();
   const out = new JsonOut(1024 * 1024);
+  // Buffers handed over and given back (`recycle`), for the next batches.
+  const free: Buffer[] = [];
 
   function exportedEvent(m: KafkaMessage, batch: LineBatch, type: EventType, data: Record<string, unknown>, schemaId: number): ExportedEvent {
     return {
@@ -238,7 +243,12 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
     };
   }
 
-  async function encode(batch: LineBatch): Promise<EncodedBatch> {
+  /**
+   * `handOver`: the bytes returned are the caller's; they start at offset 0 of
+   * an ArrayBuffer of their own, which can be transferred to another thread,
+   * and the encoder takes a new buffer for the next batch.
+   */
+  async function encode(batch: LineBatch, handOver = false): Promise<EncodedBatch> {
     out.pos = 0;
     let count = 0;
     const undecodable: UndecodableMessage[] = [];
@@ -280,8 +290,18 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
       writeText(out, ndjson ? ndjsonLine(m, type, decoded.data, decoded.schemaId, sourceOf(type), position, isoOf(m.timestamp)) : csvLine(exportedEvent(m, batch, type, decoded.data, decoded.schemaId), config.columns));
       count++;
     }
-    return { bytes: out.buf.subarray(0, out.pos), count, undecodable };
+    const bytes = out.buf.subarray(0, out.pos);
+    if (handOver) {
+      // Not zero-filled, unlike a new ArrayBuffer: the next batch overwrites what it uses.
+      out.buf = free.pop() ?? Buffer.allocUnsafeSlow(out.buf.length);
+    }
+    return { bytes, count, undecodable };
   }
 
-  return { encode };
+  /** Takes back the buffer of bytes handed over (once they are written). */
+  function recycle(buffer: ArrayBuffer): void {
+    if (free.length < 8) free.push(Buffer.from(buffer));
+  }
+
+  return { encode, recycle };
 }

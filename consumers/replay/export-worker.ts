@@ -4,42 +4,42 @@
  * and posts them back, in the order they came. The main thread keeps reading
  * Kafka meanwhile, and writes the bytes and the checkpoint itself.
  *
- * Messages in: `{ seq, topic, partition, packed }`. Out: `{ ready: true }` once
- * loaded, then per batch `{ seq, bytes, count, undecodable }` (bytes
- * transferred) or `{ seq, error }`.
+ * Messages in: `{ seq, topic, partition, packed }` per batch, and `{ recycle }`
+ * (a bytes buffer written, given back). Out: `{ ready: true }` once loaded,
+ * then per batch `{ seq, packed, bytes, length, count, undecodable }` or
+ * `{ seq, packed, error }`. Buffers are transferred both ways and reused.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BusError } from '../../core/index.ts';
-import { unpackBatch } from './batch-transfer.ts';
+import { unpackBatch, type PackedBatch } from './batch-transfer.ts';
 import { createBatchEncoder, type BatchEncoderConfig } from './export-lines.ts';
 
-export interface WorkerBatch {
-  seq: number;
-  topic: string;
-  partition: number;
-  packed: ArrayBuffer;
-}
+export type WorkerRequest = { seq: number; topic: string; partition: number; packed: PackedBatch } | { recycle: ArrayBuffer };
 
 export type WorkerReply =
   | { ready: true }
-  | { seq: number; bytes: ArrayBuffer; count: number; undecodable: { topic: string; partition: number; offset: string; reason: string }[] }
-  | { seq: number; error: { message: string; code?: string } };
+  | { seq: number; packed: ArrayBuffer; bytes: ArrayBuffer; length: number; count: number; undecodable: { topic: string; partition: number; offset: string; reason: string }[] }
+  | { seq: number; packed: ArrayBuffer; error: { message: string; code?: string } };
 
 const port = parentPort!;
 const encoder = createBatchEncoder(workerData as BatchEncoderConfig);
 let chain = Promise.resolve();
 
-port.on('message', (batch: WorkerBatch) => {
+port.on('message', (request: WorkerRequest) => {
+  if ('recycle' in request) return encoder.recycle(request.recycle);
+  const batch = request;
   // One batch at a time, in order: the encoder reuses its output buffer, and the file is written in this order.
   chain = chain.then(async () => {
+    // The packed batch goes back with the reply (its messages are not used after encoding).
+    const packed = batch.packed.buffer;
     try {
-      const r = await encoder.encode({ topic: batch.topic, partition: batch.partition, messages: unpackBatch(batch.packed) });
-      const bytes = new ArrayBuffer(r.bytes.length);
-      new Uint8Array(bytes).set(r.bytes);
-      port.postMessage({ seq: batch.seq, bytes, count: r.count, undecodable: r.undecodable } satisfies WorkerReply, [bytes]);
+      const r = await encoder.encode({ topic: batch.topic, partition: batch.partition, messages: unpackBatch(batch.packed) }, true);
+      // The encoder handed its buffer over (offset 0 of its own ArrayBuffer): transferred, not copied.
+      const bytes = r.bytes.buffer as ArrayBuffer;
+      port.postMessage({ seq: batch.seq, packed, bytes, length: r.bytes.length, count: r.count, undecodable: r.undecodable } satisfies WorkerReply, [packed, bytes]);
     } catch (err) {
       const error = err instanceof BusError ? { message: err.message, code: err.code } : { message: err instanceof Error ? err.message : String(err) };
-      port.postMessage({ seq: batch.seq, error } satisfies WorkerReply);
+      port.postMessage({ seq: batch.seq, packed, error } satisfies WorkerReply, [packed]);
     }
   });
 });

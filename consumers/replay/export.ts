@@ -25,7 +25,7 @@ import { BusError, type ErrorCode, type Logger } from '../../core/index.ts';
 import { BatchPacker } from './batch-transfer.ts';
 import { loadCheckpoint, removeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { createBatchEncoder, csvColumns, type BatchEncoderConfig, type UndecodableMessage } from './export-lines.ts';
-import type { WorkerBatch, WorkerReply } from './export-worker.ts';
+import type { WorkerReply, WorkerRequest } from './export-worker.ts';
 import { readPlan, type RangeBatch } from './reader.ts';
 import type { ReplayPlan } from './selection.ts';
 
@@ -148,17 +148,17 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     wake();
   });
 
-  /** Writes one batch's lines (batches arrive in reading order). */
-  function written(lines: Buffer, count: number, skipped: readonly UndecodableMessage[]): void {
+  /** Writes one batch's lines (batches arrive in reading order); `done` runs once they are written. */
+  function written(lines: Buffer, count: number, skipped: readonly UndecodableMessage[], done?: () => void): void {
     for (const u of skipped) {
       undecodable++;
       options.logger?.warn(u, 'undecodable message skipped by the export');
     }
     if (count) {
-      if (!stream.write(lines)) blocked = true;
+      if (!stream.write(lines, done && (() => done()))) blocked = true;
       bytes += lines.length;
       events += count;
-    }
+    } else done?.();
     options.onProgress?.(0, count);
   }
   function failed(err: Error): void {
@@ -175,8 +175,13 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     w.on('message', (reply: WorkerReply) => {
       if ('ready' in reply) return resolve();
       inFlight--;
+      packer.recycle(reply.packed);
       if ('error' in reply) failed(reply.error.code ? new BusError(reply.error.code as ErrorCode, reply.error.message) : new Error(reply.error.message));
-      else written(Buffer.from(reply.bytes), reply.count, reply.undecodable);
+      else {
+        // Once written, the bytes buffer goes back to the worker for a next batch.
+        const recycle = () => worker?.postMessage({ recycle: reply.bytes } satisfies WorkerRequest, [reply.bytes]);
+        written(Buffer.from(reply.bytes, 0, reply.length), reply.count, reply.undecodable, recycle);
+      }
       wake();
     });
     w.on('error', (err) => {
@@ -205,7 +210,7 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     await ready;
     if (worker) {
       const packed = packer.pack(batch.messages);
-      worker.postMessage({ seq: seq++, topic: batch.topic, partition: batch.partition, packed } satisfies WorkerBatch, [packed]);
+      worker.postMessage({ seq: seq++, topic: batch.topic, partition: batch.partition, packed } satisfies WorkerRequest, [packed.buffer]);
       inFlight++;
       return true;
     }

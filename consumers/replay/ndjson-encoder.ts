@@ -26,14 +26,15 @@ export class JsonOut {
   buf: Buffer;
   pos = 0;
   constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+    // Never a slice of Node's shared pool: the export hands whole buffers to another thread.
+    this.buf = Buffer.allocUnsafeSlow(size);
   }
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.grow(n);
   }
   private grow(n: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }

@@ -1,6 +1,5 @@
-// Entry of the export's worker thread: loads tsx in the thread (whatever the
-// parent was started with), then the TypeScript worker.
-import { register } from 'tsx/esm/api';
+// Entry of the export's worker thread (see export-worker.ts, started by export.ts).
+import { URL } from 'node:url';
+import { importTs } from '../../core/import-ts.mjs';
 
-register();
-await import('./export-worker.ts');
+await importTs(new URL('./export-worker.ts', import.meta.url).href);

@@ -2,8 +2,14 @@
  * Projection figures (central store issue): drains an N-event backlog of
  * mixed institution events through the projector service (a child process,
  * so its RSS is its own) and measures, in the same run, the two ceilings it
- * sits between: a no-op kafkajs eachBatch consumer over the same events, and
- * COPY of the same envelope rows into a staging table.
+ * sits between: a no-op kafkajs eachBatch consumer over the same events
+ * (`raw-consume.ts`, a child process too), and COPY of the same envelope rows
+ * into a staging table.
+ *
+ * The backlog is produced once (`prepareProjectionBacklog`); `projectionRound`
+ * then measures COPY and the projector on a fresh database, and run.ts repeats
+ * rounds of it beside the no-op consumer, so every figure is a median and every
+ * ratio a median of per-round ratios.
  */
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,7 +33,7 @@ const MIX: EventType[] = [
   'mingob.arrest-warrant.issued', 'pgn.alba-keneth.activated',
 ];
 
-export interface ProjectionBenchOptions {
+export interface ProjectionBacklogOptions {
   /** Topic prefix of this run (topics are created under it; the caller deletes them). */
   prefix: string;
   /** Backlog size. */
@@ -35,14 +41,23 @@ export interface ProjectionBenchOptions {
   admin: Admin;
 }
 
-export interface ProjectionBenchResult {
+/** The backlog a run produced, and the envelope rows COPY writes. */
+export interface ProjectionBacklog {
+  prefix: string;
+  n: number;
+  /** The topics holding events (with prefix). */
+  topics: string[];
+  copyLines: string[];
+  meanValueBytes: number;
+}
+
+/** One round: COPY and the projector, each on a fresh database. */
+export interface ProjectionRound {
   projectionEventsPerS: number;
-  rawConsumePerS: number;
   pgCopyRowsPerS: number;
   peakRssMb: number;
   /** CPU time per projected event: the projector process, its PostgreSQL backends, and the whole machine (Kafka and the rest included). */
   cpuUsPerEvent: { projector: number; postgres: number; machine: number };
-  meanValueBytes: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,8 +121,8 @@ async function copyRowsPerS(pool: pg.Pool, lines: readonly string[]): Promise<nu
   }
 }
 
-/** Runs the projection bench; creates and drops its own database. */
-export async function benchProjection(options: ProjectionBenchOptions): Promise<ProjectionBenchResult> {
+/** Creates the topics and produces the backlog (valid events, pre-encoded like the SDK writes them). */
+export async function prepareProjectionBacklog(options: ProjectionBacklogOptions): Promise<ProjectionBacklog> {
   const { prefix, n, admin } = options;
   const endpoints = readEndpoints();
   const catalog = loadCatalog();
@@ -146,32 +161,14 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
   }
   await producer.disconnect();
 
-  // Ceiling 1: a no-op kafkajs eachBatch consumer over the same events.
-  const raw = kafka.consumer({ groupId: `${prefix}raw`, maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024 });
-  await raw.connect();
-  await raw.subscribe({ topics, fromBeginning: true });
-  let seen = 0;
-  let rawStart = 0;
-  let rawEnd = 0;
-  // Timed from the first batch on (group join excluded), that batch's events excluded: as the projection is.
-  let firstBatch = 0;
-  await raw.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: 3,
-    eachBatch: async ({ batch }) => {
-      if (rawStart === 0) {
-        rawStart = Date.now();
-        firstBatch = batch.messages.length;
-      }
-      seen += batch.messages.length;
-      if (seen >= n && rawEnd === 0) rawEnd = Date.now();
-    },
-  });
-  while (rawEnd === 0) await sleep(50);
-  await raw.disconnect();
-  const rawConsumePerS = (n - firstBatch) / (Math.max(1, rawEnd - rawStart) / 1000);
+  return { prefix, n, topics, copyLines, meanValueBytes: valueBytes / n };
+}
 
-  // The projector as a service, in its own process, into a fresh database.
+/** COPY, then the projector draining the whole backlog, on a database of their own (dropped afterwards). */
+export async function projectionRound(backlog: ProjectionBacklog): Promise<ProjectionRound> {
+  const { prefix, n, copyLines } = backlog;
+  const endpoints = readEndpoints();
+  // The projector as a service, in its own process, into a fresh database, with a group of its own.
   const database = `bench_projection_${Date.now().toString(36)}`;
   const server = new pg.Client({ connectionString: endpoints.databaseUrl });
   await server.connect();
@@ -194,7 +191,7 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
       // The same flags as `npm run projector` (its heap cap keeps memory bounded whatever the backlog).
       execArgv: [...PROJECTOR_NODE_ARGS, '--import', 'tsx', ...(process.env.BENCH_PROJECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       stdio: 'ignore',
-      env: { ...process.env, DATABASE_URL: databaseUrl, SNS_TOPIC_PREFIX: prefix, PROJECTOR_GROUP_ID: `${prefix}projector`, PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATABASE_URL: databaseUrl, SNS_TOPIC_PREFIX: prefix, PROJECTOR_GROUP_ID: `${prefix}projector-${database}`, PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
     });
     const progress = async () => Number((await pool.query<{ n: string }>(`SELECT coalesce(sum(next_offset), 0)::text AS n FROM store.consumer_offsets`)).rows[0]!.n);
     const rss = () => {
@@ -235,5 +232,5 @@ export async function benchProjection(options: ProjectionBenchOptions): Promise<
     await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await server.end();
   }
-  return { projectionEventsPerS, rawConsumePerS, pgCopyRowsPerS, peakRssMb, cpuUsPerEvent, meanValueBytes: valueBytes / n };
+  return { projectionEventsPerS, pgCopyRowsPerS, peakRssMb, cpuUsPerEvent };
 }

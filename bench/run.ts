@@ -11,10 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createKafka, readEndpoints } from '../core/index.ts';
 import { KAFKA_VERSION, ROOT, stackUp } from '../scripts/stack/stack.ts';
-import { createReport, printReport, writeReport } from './figures.ts';
+import { createReport, median, printReport, writeReport } from './figures.ts';
 import { javaPerf } from './java-perf.ts';
-import { benchProjection } from './projection.ts';
-import { benchReplay } from './replay.ts';
+import { prepareProjectionBacklog, projectionRound, type ProjectionRound } from './projection.ts';
+import { rawConsumePerS } from './raw-consume.ts';
+import { benchReplay, type ReplayBenchResult } from './replay.ts';
 import { benchSdk } from './sdk.ts';
 import { benchGateway } from './gateway.ts';
 import { benchAlerts } from './alerts.ts';
@@ -22,6 +23,8 @@ import { applyTopics, loadCatalog } from '../catalog/index.ts';
 
 const RECORD_SIZE = 300;
 const records = Number(process.env.BENCH_RECORDS ?? 200_000);
+/** Rounds of the projection and replay figures (each a median of its rounds). */
+const benchRounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const endpoints = readEndpoints();
 await stackUp(endpoints);
 
@@ -90,19 +93,52 @@ try {
   if (runs('sdk') || runs('gateway')) await settle(() => false);
 
   if (runs('projection')) {
-    // Central store (issue 6): the projector draining a backlog, beside its two ceilings measured in the same run.
-    const projection = await benchProjection({ prefix: `${prefix}projection.`, n: records, admin });
-    report.add('raw_kafkajs_consume_per_s', projection.rawConsumePerS, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: 'no-op eachBatch consumer over the projection backlog' });
-    report.add('pg_copy_rows_per_s', projection.pgCopyRowsPerS, 'rows/s', null, { note: 'COPY of the same envelope rows into a staging table' });
-    report.add('projection_events_per_s', projection.projectionEventsPerS, 'events/s', projection.rawConsumePerS < projection.pgCopyRowsPerS ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', { compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'], note: `decode + validate + one-transaction batches with offsets, ${Math.round(projection.meanValueBytes)}-byte values; baseline is the slower ceiling; CPU per event: projector ${Math.round(projection.cpuUsPerEvent.projector)} µs, its PostgreSQL backends ${Math.round(projection.cpuUsPerEvent.postgres)} µs, whole machine ${Math.round(projection.cpuUsPerEvent.machine)} µs` });
-    report.add('projection_peak_rss_mb', projection.peakRssMb, 'MiB', null, { note: 'VmHWM of the projector process during the drain' });
-  }
-
-  if (runs('replay')) {
-    // Replay (issue 7): the projection backlog exported to NDJSON, decoded; baseline the no-op consumer over the same events.
-    const replay = await benchReplay({ prefix: `${prefix}projection.`, n: records });
-    report.add('replay_export_events_per_s', replay.eventsPerS, 'events/s', 'raw_kafkajs_consume_per_s', { compareTo: ['java_consumer_records_per_s'], note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(replay.outputBytes / replay.events)} bytes/event)` });
-    report.add('replay_export_peak_rss_mb', replay.peakRssMb, 'MiB', null, { note: 'VmHWM of the export process' });
+    // Central store (issue 6) and replay (issue 7): one backlog, then rounds of the no-op consumer (the client's
+    // ceiling), the export beside it, and COPY + the projector on a fresh database; medians of the rounds, and
+    // ratios as medians of per-round ratios, so a load change on the machine between rounds cancels out.
+    const backlog = await prepareProjectionBacklog({ prefix: `${prefix}projection.`, n: records, admin });
+    const raws: number[] = [];
+    const exports: ReplayBenchResult[] = [];
+    const rounds: ProjectionRound[] = [];
+    for (let r = 0; r < benchRounds; r++) {
+      const raw = () => rawConsumePerS(backlog.topics, records, `${backlog.prefix}raw-${r}`);
+      if (runs('replay')) {
+        // Alternating which of the two goes first.
+        if (r % 2 === 0) {
+          raws.push(await raw());
+          exports.push(await benchReplay({ prefix: backlog.prefix, n: records }));
+        } else {
+          exports.push(await benchReplay({ prefix: backlog.prefix, n: records }));
+          raws.push(await raw());
+        }
+      } else raws.push(await raw());
+      rounds.push(await projectionRound(backlog));
+    }
+    const list = (xs: readonly number[], digits = 0) => xs.map((x) => (digits ? x.toFixed(digits) : String(Math.round(x)))).join(', ');
+    const copies = rounds.map((x) => x.pgCopyRowsPerS);
+    const projected = rounds.map((x) => x.projectionEventsPerS);
+    const ceilings = rounds.map((x, i) => Math.min(raws[i]!, x.pgCopyRowsPerS));
+    const cpu = (k: keyof ProjectionRound['cpuUsPerEvent']) => Math.round(median(rounds.map((x) => x.cpuUsPerEvent[k])));
+    const rawMedian = median(raws);
+    const copyMedian = median(copies);
+    report.add('raw_kafkajs_consume_per_s', rawMedian, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: `no-op eachBatch consumer over the projection backlog, in a child process; median of ${raws.length} rounds (${list(raws)})` });
+    report.add('pg_copy_rows_per_s', copyMedian, 'rows/s', null, { note: `COPY of the same envelope rows into a staging table of a fresh database; median of ${copies.length} rounds (${list(copies)})` });
+    report.add('projection_events_per_s', median(projected), 'events/s', rawMedian < copyMedian ? 'raw_kafkajs_consume_per_s' : 'pg_copy_rows_per_s', {
+      compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_rows_per_s'],
+      pairedRatio: median(projected.map((p, i) => p / ceilings[i]!)),
+      note: `decode + validate + one-transaction batches with offsets, ${Math.round(backlog.meanValueBytes)}-byte values; median of ${projected.length} rounds (${list(projected)}); ratio = median of the per-round ratios to that round's slower ceiling (${list(projected.map((p, i) => p / ceilings[i]!), 3)}); CPU per event (medians): projector ${cpu('projector')} µs, its PostgreSQL backends ${cpu('postgres')} µs, whole machine ${cpu('machine')} µs`,
+    });
+    report.add('projection_peak_rss_mb', Math.max(...rounds.map((x) => x.peakRssMb)), 'MiB', null, { note: 'VmHWM of the projector process during the drain (highest of the rounds)' });
+    if (runs('replay')) {
+      const rates = exports.map((x) => x.eventsPerS);
+      const last = exports[exports.length - 1]!;
+      report.add('replay_export_events_per_s', median(rates), 'events/s', 'raw_kafkajs_consume_per_s', {
+        compareTo: ['java_consumer_records_per_s'],
+        pairedRatio: median(rates.map((x, i) => x / raws[i]!)),
+        note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(last.outputBytes / last.events)} bytes/event); median of ${rates.length} rounds (${list(rates)}); ratio = median of the per-round ratios to the no-op consumer run beside it (${list(rates.map((x, i) => x / raws[i]!), 3)})`,
+      });
+      report.add('replay_export_peak_rss_mb', Math.max(...exports.map((x) => x.peakRssMb)), 'MiB', null, { note: 'VmHWM of the export process (highest of the rounds)' });
+    }
   }
 
   if (runs('projection')) await settle(() => false);

@@ -3,6 +3,7 @@
  * records, pre-encoded: the ratio is what validation, encoding and the SDK's
  * batching cost. Both use an idempotent producer with acks=all.
  */
+import { median } from './figures.ts';
 import type { Message } from 'kafkajs';
 import { getContract, sampleEvent } from '../contracts/index.ts';
 import { createKafka } from '../core/index.ts';
@@ -30,13 +31,6 @@ export interface SdkBenchResult {
   rawRates: number[];
   /** Median of the per-round ratios SDK ÷ raw: each round's two runs are back to back, so a load change on the machine between rounds cancels out. */
   pairedRatio: number;
-}
-
-/** Median of a non-empty list. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**

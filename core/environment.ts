@@ -65,6 +65,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   { name: 'SNS_INVENTORY', default: '../shared/reference/inventario-sns.txt', description: 'Tests only: the SNS inventory the catalog test compares topics.yaml with.' },
   { name: 'CHROMIUM_PATH', default: '/usr/bin/chromium', description: 'Tests only: the Chromium the dashboard test drives.' },
   { name: 'BENCH_REPLAY_NODE_ARGS', default: '(none)', description: 'Extra Node.js flags for the export process of the replay benchmark (profiling).' },
+  { name: 'BENCH_ROUNDS', default: '3', description: 'Rounds of the projection and replay benchmarks (no-op consumer, export, COPY and projector in each; medians reported, ratios are medians of per-round ratios).' },
   { name: 'BENCH_SDK_ROUNDS', default: '5', description: 'Alternating SDK / raw kafkajs rounds of the publish benchmark (medians reported).' },
   { name: 'BENCH_ALERTS_NODE_ARGS', default: '(none)', description: 'Extra Node.js flags for the services the alert benchmark starts (profiling).' },
 ];

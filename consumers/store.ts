@@ -128,6 +128,33 @@ async function copyIfAllNew(client: pg.ClientBase, table: Staged, rows: readonly
   return true;
 }
 
+/**
+ * When a state table's rows are tried by direct COPY first (copyIfAllNew)
+ * instead of staging + upsert. Direct COPY is the cheaper write when a
+ * batch's entities are all new, the common case of a backlog of reports
+ * (measured: PostgreSQL 30 → 25 µs per projected event, projector +10%), and a
+ * wasted COPY when the batch updates known entities. So it adapts per table:
+ * after a batch that had to fall back, the next 2^k − 1 batches of that table
+ * (k = fallbacks in a row, at most 6) go straight to the upsert, and one
+ * direct success resets k. Either path writes the same rows.
+ */
+const directCopy = new Map<string, { fallbacks: number; skip: number }>();
+
+function tryDirect(key: string): boolean {
+  const d = directCopy.get(key);
+  if (!d || d.skip === 0) return true;
+  d.skip--;
+  return false;
+}
+
+function directOutcome(key: string, ok: boolean): void {
+  if (ok) directCopy.delete(key);
+  else {
+    const fallbacks = Math.min((directCopy.get(key)?.fallbacks ?? 0) + 1, 6);
+    directCopy.set(key, { fallbacks, skip: 2 ** fallbacks - 1 });
+  }
+}
+
 const upsertSql = new Map<string, string>();
 
 /** The newest-wins upsert of a state table (see projection.ts for the rule). */
@@ -245,10 +272,17 @@ export async function writeBatch(
     if (fresh.length > 0) {
       const projected = projectBatch(fresh);
       for (const [table, byKey] of projected.state) {
-        await copyRows(client, table, [...byKey.values()]);
+        const stateRows = [...byKey.values()];
+        const target = qualified(schema, table.name);
+        rows += stateRows.length;
+        if (tryDirect(target)) {
+          const ok = await copyIfAllNew(client, table, stateRows, target);
+          directOutcome(target, ok);
+          if (ok) continue;
+        }
+        await copyRows(client, table, stateRows);
         const u = stagedSelect(table);
         await client.query(upsertStatement(schema, table, u.select, u.names));
-        rows += byKey.size;
       }
       if (projected.movements.length > 0) {
         const target = qualified(schema, MIGRATORY_MOVEMENTS.name);

@@ -211,6 +211,39 @@ describe('projector: given / when / then per event type', () => {
     expect(await ctx.query('SELECT last_event_id FROM store.incidents WHERE incident_id = $1', [incident.incidentId])).toEqual([{ last_event_id: incident.eventId }]);
   });
 
+  it('state rows by direct COPY or by upsert: batches of new entities, of known ones and of both give the same state whichever path each took', async () => {
+    // New-only batches are COPYed straight into the state table; a batch touching a known
+    // entity falls back to staging + upsert, and the next batches of the table take the upsert.
+    const claim = await claimPartition(ctx.pool, 'store', 'direct-test', 'direct-test', 0, 'd');
+    let offset = 0;
+    const write = async (...data: EventDataMap['conred.incident.reported' | 'conred.incident.updated'][]) => {
+      const events = data.map((d) => ({
+        envelope: { eventId: d.eventId, eventType: 'status' in d ? 'conred.incident.updated' : 'conred.incident.reported', source: 'CONRED', occurredAt: d.occurredAt, topic: 'direct-test', partition: 0, offset: String(offset++), schemaId: 1, entityKey: d.incidentId },
+        data: d,
+      })) as StoredEvent[];
+      const client = await ctx.pool.connect();
+      try {
+        return await writeBatch(client, 'store', events, [], { groupId: 'direct-test', topic: 'direct-test', partition: 0, nextOffset: String(offset), fence: claim.fence });
+      } finally {
+        client.release();
+      }
+    };
+    const [a, b, c, d] = [at(50), at(49), at(48), at(47)].map((t) => sampleEvent('conred.incident.reported', { occurredAt: t }));
+    const update = (of: typeof a, minutesAgo: number, affected: number) => sampleEvent('conred.incident.updated', { incidentId: of!.incidentId, occurredAt: at(minutesAgo), people: { affected } });
+    expect(await write(a!)).toEqual({ newEvents: 1, rows: 1 });
+    expect(await write(update(a, 40, 11), b!)).toEqual({ newEvents: 2, rows: 2 }); // a is known: falls back
+    expect(await write(c!)).toEqual({ newEvents: 1, rows: 1 });
+    expect(await write(update(b, 39, 22))).toEqual({ newEvents: 1, rows: 1 });
+    expect(await write(d!, update(c, 38, 33))).toEqual({ newEvents: 2, rows: 2 });
+    const rows = await ctx.query('SELECT incident_id, people_affected, description FROM store.incidents WHERE incident_id = ANY($1) ORDER BY first_occurred_at', [[a, b, c, d].map((x) => x!.incidentId)]);
+    expect(rows).toEqual([
+      { incident_id: a!.incidentId, people_affected: 11, description: 'Actualización de cifras.' },
+      { incident_id: b!.incidentId, people_affected: 22, description: 'Actualización de cifras.' },
+      { incident_id: c!.incidentId, people_affected: 33, description: 'Actualización de cifras.' },
+      { incident_id: d!.incidentId, people_affected: d!.people.affected ?? null, description: d!.description },
+    ]);
+  });
+
   it('movement: when recorded, then one history row; the same event again changes nothing', async () => {
     const movement = ev('igm.migratory-movement.recorded', { occurredAt: at(3) });
     const id = (movement.data as EventDataMap['igm.migratory-movement.recorded']).movementId;

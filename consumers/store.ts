@@ -69,34 +69,60 @@ export function copyValue(v: Row[string] | undefined): string {
 }
 
 /**
- * COPYs `rows` into `target` (default: the staging table of `table`). The
- * text is written straight into one buffer (3× cheaper than building a
- * string and encoding it: measured 4.2 → 1.4 µs per 20-column row).
+ * `rows` in COPY's text format (each value as copyValue writes it), written
+ * straight into one buffer: 3× cheaper than building a string and encoding it
+ * (measured 4.2 → 1.4 µs per 20-column row). ASCII text, most of a row (ids,
+ * codes, timestamps), is escaped and copied byte by byte in the same pass;
+ * a native write per value cost more than the copy itself. Text from its
+ * first non-ASCII character on takes copyValue and one native UTF-8 write.
  */
-async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row[], target = stageOf(table)): Promise<void> {
-  const columns = Object.keys(table.columns);
+export function encodeCopyText(columns: readonly string[], rows: readonly Row[]): Buffer {
   const last = columns.length - 1;
   let buf = Buffer.allocUnsafe(Math.max(4096, rows.length * columns.length * 24));
   let pos = 0;
   for (const row of rows) {
     for (let i = 0; i <= last; i++) {
-      const text = copyValue(row[columns[i]!]);
-      // A UTF-16 code unit takes at most 3 UTF-8 bytes; +1 for the separator.
+      const v = row[columns[i]!];
+      const text = v === null || v === undefined ? '\\N' : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? 't' : 'f') : JSON.stringify(v);
+      // A UTF-16 code unit takes at most 3 UTF-8 bytes, escaped or not; +1 for the separator.
       const need = pos + text.length * 3 + 1;
       if (need > buf.length) {
         const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, need));
         buf.copy(bigger, 0, 0, pos);
         buf = bigger;
       }
-      pos += buf.write(text, pos);
+      if (v === null || v === undefined) {
+        buf[pos++] = 0x5c;
+        buf[pos++] = 0x4e;
+      } else {
+        const n = text.length;
+        for (let j = 0; j < n; j++) {
+          const c = text.charCodeAt(j);
+          if (c >= 0x80) {
+            pos += buf.write(copyValue(j === 0 ? text : text.slice(j)), pos);
+            break;
+          }
+          if (c === 0x5c || c === 0x09 || c === 0x0a || c === 0x0d) {
+            buf[pos++] = 0x5c;
+            buf[pos++] = c === 0x5c ? 0x5c : c === 0x09 ? 0x74 : c === 0x0a ? 0x6e : 0x72;
+          } else buf[pos++] = c;
+        }
+      }
       buf[pos++] = i === last ? 0x0a : 0x09;
     }
   }
+  return buf.subarray(0, pos);
+}
+
+/** COPYs `rows` into `target` (default: the staging table of `table`). */
+async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row[], target = stageOf(table)): Promise<void> {
+  const columns = Object.keys(table.columns);
+  const text = encodeCopyText(columns, rows);
   const names = columns.map((c) => `"${c}"`).join(', ');
   await new Promise<void>((resolve, reject) => {
     const stream = client.query(copyFrom(`COPY ${target} (${names}) FROM STDIN`));
     stream.on('finish', resolve).on('error', reject);
-    stream.end(buf.subarray(0, pos));
+    stream.end(text);
   });
 }
 

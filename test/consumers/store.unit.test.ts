@@ -1,6 +1,6 @@
 /** COPY's text format as the store writes it (the round trip through PostgreSQL is in projection.int.test.ts). */
 import { describe, expect, it } from 'vitest';
-import { copyValue } from '../../consumers/store.ts';
+import { copyValue, encodeCopyText } from '../../consumers/store.ts';
 
 describe('copyValue', () => {
   it('writes null and undefined as \\N, and a literal "\\N" text escaped so it stays text', () => {
@@ -20,5 +20,34 @@ describe('copyValue', () => {
     expect(copyValue(true)).toBe('t');
     expect(copyValue(false)).toBe('f');
     expect(copyValue({ affected: 3, note: 'a\tb' })).toBe('{"affected":3,"note":"a\\\\tb"}');
+  });
+});
+
+describe('encodeCopyText', () => {
+  /** The rows as copyValue writes them, tab-separated, one line each: the format encodeCopyText must produce byte for byte. */
+  const oracle = (columns: string[], rows: Record<string, unknown>[]) =>
+    rows.map((r) => `${columns.map((c) => copyValue(r[c] as never)).join('\t')}\n`).join('');
+
+  it('writes every kind of value exactly as copyValue does, ASCII or not, escapes anywhere in the text', () => {
+    const columns = ['a', 'b', 'c', 'd'];
+    const rows = [
+      { a: '8f1c2d3e-0000-4000-8000-000000000001', b: 14.25, c: true, d: null },
+      { a: 'a\\b\tc\nd\re', b: -91, c: false, d: { affected: 3, note: 'a\tb' } },
+      { a: 'Ñandú\tsur', b: 'José\\Núñez', c: 'tab\tthen ñ then\nline', d: '🌋\r' },
+      { a: '', b: '\\N', c: undefined, d: 'x'.repeat(5000) + 'é' },
+    ];
+    expect(encodeCopyText(columns, rows as never).toString('utf8')).toBe(oracle(columns, rows));
+  });
+
+  it('matches copyValue on random text of ASCII, escapes, accents and astral characters, growing its buffer', () => {
+    const alphabet = ['a', 'Z', '0', ' ', '\\', '\t', '\n', '\r', '"', 'ñ', 'É', '€', '🌋', '\u0001'];
+    let seed = 42;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const columns = ['x', 'y'];
+    const rows = Array.from({ length: 2000 }, () => ({
+      x: Array.from({ length: rand(60) }, () => alphabet[rand(alphabet.length)]).join(''),
+      y: rand(5) === 0 ? null : Array.from({ length: rand(8) }, () => alphabet[rand(alphabet.length)]).join(''),
+    }));
+    expect(encodeCopyText(columns, rows).toString('utf8')).toBe(oracle(columns, rows));
   });
 });

@@ -70,46 +70,28 @@ export function copyValue(v: Row[string] | undefined): string {
 
 /**
  * `rows` in COPY's text format (each value as copyValue writes it), written
- * straight into one buffer: 3× cheaper than building a string and encoding it
- * (measured 4.2 → 1.4 µs per 20-column row). ASCII text, most of a row (ids,
- * codes, timestamps), is escaped and copied byte by byte in the same pass;
- * a native write per value cost more than the copy itself. Text from its
- * first non-ASCII character on takes copyValue and one native UTF-8 write.
+ * into one buffer a row at a time: one string per row and one native UTF-8
+ * write per row. Measured per projected event (about 420 bytes of rows):
+ * a string for the whole batch, encoded at once, 4.2 µs; a native write per
+ * value 3.6–4.0 µs; escaping and copying bytes in a JS loop 4.6–4.9 µs; a
+ * write per row 3.0 µs.
  */
 export function encodeCopyText(columns: readonly string[], rows: readonly Row[]): Buffer {
   const last = columns.length - 1;
   let buf = Buffer.allocUnsafe(Math.max(4096, rows.length * columns.length * 24));
   let pos = 0;
   for (const row of rows) {
-    for (let i = 0; i <= last; i++) {
-      const v = row[columns[i]!];
-      const text = v === null || v === undefined ? '\\N' : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? 't' : 'f') : JSON.stringify(v);
-      // A UTF-16 code unit takes at most 3 UTF-8 bytes, escaped or not; +1 for the separator.
-      const need = pos + text.length * 3 + 1;
-      if (need > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, need));
-        buf.copy(bigger, 0, 0, pos);
-        buf = bigger;
-      }
-      if (v === null || v === undefined) {
-        buf[pos++] = 0x5c;
-        buf[pos++] = 0x4e;
-      } else {
-        const n = text.length;
-        for (let j = 0; j < n; j++) {
-          const c = text.charCodeAt(j);
-          if (c >= 0x80) {
-            pos += buf.write(copyValue(j === 0 ? text : text.slice(j)), pos);
-            break;
-          }
-          if (c === 0x5c || c === 0x09 || c === 0x0a || c === 0x0d) {
-            buf[pos++] = 0x5c;
-            buf[pos++] = c === 0x5c ? 0x5c : c === 0x09 ? 0x74 : c === 0x0a ? 0x6e : 0x72;
-          } else buf[pos++] = c;
-        }
-      }
-      buf[pos++] = i === last ? 0x0a : 0x09;
+    let line = copyValue(row[columns[0]!]);
+    for (let i = 1; i <= last; i++) line = line + '\t' + copyValue(row[columns[i]!]);
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes; +1 for the line feed.
+    const need = pos + line.length * 3 + 1;
+    if (need > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, need));
+      buf.copy(bigger, 0, 0, pos);
+      buf = bigger;
     }
+    pos += buf.write(line, pos);
+    buf[pos++] = 0x0a;
   }
   return buf.subarray(0, pos);
 }

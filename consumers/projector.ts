@@ -55,7 +55,16 @@ export const PROJECTOR_DEFAULTS = {
   storeRetryMaxMs: 5_000,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
-  maxBytesPerPartition: 2 * 1024 * 1024,
+  /**
+   * Per partition per fetch. With a fetch of up to 8 of these (maxBytes), one
+   * fetch spans several partitions in a few thousand events each, so the
+   * concurrent slots stay busy and no one partition's batch runs alone at the
+   * end of a fetch. Measured on the 200,000-event backlog (3 rounds each):
+   * 1 MiB / 8 MiB 27.0k–28.0k events/s and 290 MiB peak RSS, against
+   * 24.1k–26.6k and 312 MiB for 2 MiB / 8 MiB, and 24.2k–28.3k and 371 MiB
+   * for 2 MiB / 16 MiB.
+   */
+  maxBytesPerPartition: 1024 * 1024,
 } as const;
 
 export interface ProjectorOptions {
@@ -433,7 +442,7 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
         sessionTimeout: opts.sessionTimeoutMs,
         heartbeatInterval: opts.heartbeatIntervalMs,
         maxBytesPerPartition: opts.maxBytesPerPartition,
-        maxBytes: opts.maxBytesPerPartition * 4,
+        maxBytes: opts.maxBytesPerPartition * 8,
         retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
       });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {

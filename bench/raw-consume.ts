@@ -19,6 +19,11 @@ async function child(): Promise<void> {
   const kafka = createKafka({ clientId: 'bench-raw-consume' });
   // Fetch sizes and concurrency as the export's reader uses them.
   const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024 });
+  // A crash (even one kafkajs restarts from) would make the count wrong or never end: fail the figure instead.
+  let crashed: Error | undefined;
+  consumer.on(consumer.events.CRASH, (e) => {
+    crashed = e.payload.error;
+  });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   let seen = 0;
@@ -38,20 +43,23 @@ async function child(): Promise<void> {
       if (seen >= n && ended === 0) ended = Date.now();
     },
   });
-  while (ended === 0) await new Promise((r) => setTimeout(r, 20));
+  while (ended === 0 && !crashed) await new Promise((r) => setTimeout(r, 20));
   await consumer.disconnect();
-  process.send!({ timedEvents: n - firstBatch, ms: ended - started });
+  if (crashed) throw crashed;
+  await new Promise<void>((resolve) => process.send!({ timedEvents: n - firstBatch, ms: ended - started }, () => resolve()));
 }
 
 /** Consumes `n` events of `topics` with a no-op consumer of group `groupId` in a child process; events per second. */
 export async function rawConsumePerS(topics: readonly string[], n: number, groupId: string): Promise<number> {
   const proc = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, String(n), groupId, ...topics], {
     execArgv: ['--import', 'tsx'],
-    stdio: 'ignore',
+    // stderr stays visible: a failing child says why.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     env: { ...process.env, LOG_LEVEL: 'warn' },
   });
   try {
     const r = await new Promise<{ timedEvents: number; ms: number }>((resolve, reject) => {
+      proc.once('error', reject);
       proc.once('message', (m) => resolve(m as { timedEvents: number; ms: number }));
       proc.once('exit', (code) => reject(new Error(`raw consume bench child exited with ${code}`)));
     });

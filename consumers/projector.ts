@@ -29,6 +29,7 @@ import {
   isTransientStoreError,
   writeBatch,
   type DeadLetterRow,
+  type WriteObserver,
 } from './store.ts';
 
 /** The dead-letter topic of the catalog (prefixable). */
@@ -193,8 +194,11 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     rowsPerS: new Gauge({ name: 'sns_projector_rows_per_second', help: 'Rows per second of the last transaction', registers: [metrics] }),
     deadLetters: new Counter({ name: 'sns_projector_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: ['code', 'reason'], registers: [metrics] }),
     storeRetries: new Counter({ name: 'sns_projector_store_retries_total', help: 'Transactions retried because PostgreSQL was unavailable', registers: [metrics] }),
+    stateWrites: new Counter({ name: 'sns_projector_state_writes_total', help: 'State-table row batches by write path: direct COPY (all entities new) or staging + upsert (counted in the transaction, before its commit)', labelNames: ['table', 'path'], registers: [metrics] }),
     fenced: new Counter({ name: 'sns_projector_fenced_total', help: 'Transactions refused because a newer member owns the partition', registers: [metrics] }),
   };
+
+  const observer: WriteObserver = { stateWrite: (table, path) => m.stateWrites.inc({ table, path }) };
 
   const kafka = options.kafka ?? createKafka({ clientId: `sns-projector-${opts.groupId}`, logger: options.logger });
   let pool: pg.Pool | undefined;
@@ -344,7 +348,7 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
         try {
           result = await writeBatch(client, opts.schema, events, letters.map((l) => l.row), {
             groupId: opts.groupId, topic: batch.topic, partition: batch.partition, nextOffset: next, fence: c.fence,
-          });
+          }, observer);
         } catch (err) {
           client.release(isTransientStoreError(err) ? (err as Error) : undefined);
           throw err;

@@ -238,6 +238,12 @@ export interface WriteResult {
   readonly rows: number;
 }
 
+/** What a write reports as it goes (metrics, tests). */
+export interface WriteObserver {
+  /** A state table's rows were written by direct COPY (all new) or by staging + upsert. */
+  stateWrite?(table: string, path: 'direct' | 'upsert', rows: number): void;
+}
+
 /**
  * Writes `events` (valid, decoded) and dead-letter bookkeeping, and moves the
  * partition's offset, all in one transaction. Events whose id is already in
@@ -250,6 +256,7 @@ export async function writeBatch(
   events: readonly StoredEvent[],
   deadLetters: readonly DeadLetterRow[],
   commit: OffsetCommit,
+  observe?: WriteObserver,
 ): Promise<WriteResult> {
   await ensureStaging(client);
   await client.query('BEGIN');
@@ -286,11 +293,15 @@ export async function writeBatch(
         if (tryDirect(target)) {
           const ok = await copyIfAllNew(client, table, stateRows, target);
           directOutcome(target, ok);
-          if (ok) continue;
+          if (ok) {
+            observe?.stateWrite?.(table.name, 'direct', stateRows.length);
+            continue;
+          }
         }
         await copyRows(client, table, stateRows);
         const u = stagedSelect(table);
         await client.query(upsertStatement(schema, table, u.select, u.names));
+        observe?.stateWrite?.(table.name, 'upsert', stateRows.length);
       }
       if (projected.movements.length > 0) {
         const target = qualified(schema, MIGRATORY_MOVEMENTS.name);

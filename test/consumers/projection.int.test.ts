@@ -7,6 +7,7 @@ import { sampleEvent, type EventDataMap, type EventType } from '../../contracts/
 import { createProjector, type ProjectedEventType, type Projector, type StoredEvent } from '../../consumers/index.ts';
 import { claimPartition, writeBatch } from '../../consumers/store.ts';
 import { createLogger } from '../../core/index.ts';
+import { migrate } from '../../migrations/index.ts';
 import { createTestContext, waitFor, type TestContext } from './support.ts';
 
 const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
@@ -211,37 +212,59 @@ describe('projector: given / when / then per event type', () => {
     expect(await ctx.query('SELECT last_event_id FROM store.incidents WHERE incident_id = $1', [incident.incidentId])).toEqual([{ last_event_id: incident.eventId }]);
   });
 
-  it('state rows by direct COPY or by upsert: batches of new entities, of known ones and of both give the same state whichever path each took', async () => {
-    // New-only batches are COPYed straight into the state table; a batch touching a known
-    // entity falls back to staging + upsert, and the next batches of the table take the upsert.
-    const claim = await claimPartition(ctx.pool, 'store', 'direct-test', 'direct-test', 0, 'd');
+  it('state rows by direct COPY or by upsert: batches of new entities, of known ones and of both give the same state, each path as the policy says', async () => {
+    // A schema of its own: the write policy is per table of a schema, and this test follows it from the start.
+    const schema = `direct_${Date.now().toString(36)}`;
+    await migrate({ databaseUrl: ctx.databaseUrl, schema });
+    const claim = await claimPartition(ctx.pool, schema, 'direct-test', 'direct-test', 0, 'd');
     let offset = 0;
-    const write = async (...data: EventDataMap['conred.incident.reported' | 'conred.incident.updated'][]) => {
-      const events = data.map((d) => ({
-        envelope: { eventId: d.eventId, eventType: 'status' in d ? 'conred.incident.updated' : 'conred.incident.reported', source: 'CONRED', occurredAt: d.occurredAt, topic: 'direct-test', partition: 0, offset: String(offset++), schemaId: 1, entityKey: d.incidentId },
+    type Incident = EventDataMap['conred.incident.reported'] | EventDataMap['conred.incident.updated'];
+    type Vehicle = EventDataMap['mingob.vehicle.reported-stolen'] | EventDataMap['mingob.vehicle.recovered'];
+    const write = async (...batch: [ProjectedEventType, Incident | Vehicle][]) => {
+      const events = batch.map(([type, d]) => ({
+        envelope: { eventId: d.eventId, eventType: type, source: 'X', occurredAt: d.occurredAt, topic: 'direct-test', partition: 0, offset: String(offset++), schemaId: 1, entityKey: 'k' },
         data: d,
       })) as StoredEvent[];
+      const paths: string[] = [];
       const client = await ctx.pool.connect();
       try {
-        return await writeBatch(client, 'store', events, [], { groupId: 'direct-test', topic: 'direct-test', partition: 0, nextOffset: String(offset), fence: claim.fence });
+        const r = await writeBatch(client, schema, events, [], { groupId: 'direct-test', topic: 'direct-test', partition: 0, nextOffset: String(offset), fence: claim.fence }, { stateWrite: (table, path, rows) => paths.push(`${table}:${path}:${rows}`) });
+        return { ...r, paths };
       } finally {
         client.release();
       }
     };
-    const [a, b, c, d] = [at(50), at(49), at(48), at(47)].map((t) => sampleEvent('conred.incident.reported', { occurredAt: t }));
-    const update = (of: typeof a, minutesAgo: number, affected: number) => sampleEvent('conred.incident.updated', { incidentId: of!.incidentId, occurredAt: at(minutesAgo), people: { affected } });
-    expect(await write(a!)).toEqual({ newEvents: 1, rows: 1 });
-    expect(await write(update(a, 40, 11), b!)).toEqual({ newEvents: 2, rows: 2 }); // a is known: falls back
-    expect(await write(c!)).toEqual({ newEvents: 1, rows: 1 });
-    expect(await write(update(b, 39, 22))).toEqual({ newEvents: 1, rows: 1 });
-    expect(await write(d!, update(c, 38, 33))).toEqual({ newEvents: 2, rows: 2 });
-    const rows = await ctx.query('SELECT incident_id, people_affected, description FROM store.incidents WHERE incident_id = ANY($1) ORDER BY first_occurred_at', [[a, b, c, d].map((x) => x!.incidentId)]);
+    const reported = (minutesAgo: number) => ['conred.incident.reported', sampleEvent('conred.incident.reported', { occurredAt: at(minutesAgo) })] as [ProjectedEventType, Incident];
+    const updated = (of: [ProjectedEventType, Incident], minutesAgo: number, affected: number) =>
+      ['conred.incident.updated', sampleEvent('conred.incident.updated', { incidentId: of[1].incidentId, occurredAt: at(minutesAgo), people: { affected } })] as [ProjectedEventType, Incident];
+    const [a, b, c, d, e] = [reported(50), reported(49), reported(48), reported(47), reported(46)];
+    expect(await write(a, b)).toEqual({ newEvents: 2, rows: 2, paths: ['incidents:direct:2'] });
+    const [ua, ub, uc] = [updated(a, 40, 11), updated(b, 39, 22), updated(c, 38, 33)];
+    expect(await write(ua, c)).toEqual({ newEvents: 2, rows: 2, paths: ['incidents:upsert:2'] }); // a is known: falls back
+    expect(await write(d)).toEqual({ newEvents: 1, rows: 1, paths: ['incidents:upsert:1'] }); // 2^1 − 1 batch straight to the upsert
+    expect(await write(e)).toEqual({ newEvents: 1, rows: 1, paths: ['incidents:direct:1'] }); // tried again, and it works
+    expect(await write(ub, uc)).toEqual({ newEvents: 2, rows: 2, paths: ['incidents:upsert:2'] });
+    const rows = await ctx.query(`SELECT incident_id, status, people_affected, description, last_event_id FROM "${schema}".incidents ORDER BY first_occurred_at`);
+    const asReported = (x: [ProjectedEventType, Incident]) => x[1] as EventDataMap['conred.incident.reported'];
+    const row = (x: [ProjectedEventType, Incident], affected: number | null, description: string | null | undefined, last: [ProjectedEventType, Incident]) =>
+      ({ incident_id: x[1].incidentId, status: 'open', people_affected: affected, description: description ?? null, last_event_id: last[1].eventId });
     expect(rows).toEqual([
-      { incident_id: a!.incidentId, people_affected: 11, description: 'Actualización de cifras.' },
-      { incident_id: b!.incidentId, people_affected: 22, description: 'Actualización de cifras.' },
-      { incident_id: c!.incidentId, people_affected: 33, description: 'Actualización de cifras.' },
-      { incident_id: d!.incidentId, people_affected: d!.people.affected ?? null, description: d!.description },
+      row(a, 11, 'Actualización de cifras.', ua),
+      row(b, 22, 'Actualización de cifras.', ub),
+      row(c, 33, 'Actualización de cifras.', uc),
+      row(d, asReported(d).people.affected ?? null, asReported(d).description, d),
+      row(e, asReported(e).people.affected ?? null, asReported(e).description, e),
     ]);
+
+    // Episodes through the direct path: a plate stolen (direct), recovered (upsert), then stolen again (upsert) is stolen with the recovery cleared.
+    const stolen = sampleEvent('mingob.vehicle.reported-stolen', { occurredAt: at(30) });
+    const recovered = sampleEvent('mingob.vehicle.recovered', { plate: stolen.plate, occurredAt: at(20) });
+    const again = sampleEvent('mingob.vehicle.reported-stolen', { plate: stolen.plate, occurredAt: at(10) });
+    expect((await write(['mingob.vehicle.reported-stolen', stolen])).paths).toEqual(['stolen_vehicles:direct:1']);
+    expect((await write(['mingob.vehicle.recovered', recovered])).paths).toEqual(['stolen_vehicles:upsert:1']);
+    await write(['mingob.vehicle.reported-stolen', again]);
+    expect(await ctx.query(`SELECT status, recovered_at, recovery_department FROM "${schema}".stolen_vehicles WHERE plate = $1`, [stolen.plate])).toEqual([{ status: 'stolen', recovered_at: null, recovery_department: null }]);
+    await ctx.query(`DROP SCHEMA "${schema}" CASCADE`);
   });
 
   it('movement: when recorded, then one history row; the same event again changes nothing', async () => {

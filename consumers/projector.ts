@@ -60,10 +60,11 @@ export const PROJECTOR_DEFAULTS = {
    * Per partition per fetch. With a fetch of up to 8 of these (maxBytes), one
    * fetch spans several partitions in a few thousand events each, so the
    * concurrent slots stay busy and no one partition's batch runs alone at the
-   * end of a fetch. Measured on the 200,000-event backlog (3 rounds each):
-   * 1 MiB / 8 MiB 27.0k–28.0k events/s and 290 MiB peak RSS, against
-   * 24.1k–26.6k and 312 MiB for 2 MiB / 8 MiB, and 24.2k–28.3k and 371 MiB
-   * for 2 MiB / 16 MiB.
+   * end of a fetch. Measured on the 200,000-event backlog, one bench run of
+   * 3 rounds each, back to back on 2 cores: 1 MiB / 8 MiB 27.0k–28.0k
+   * events/s and 290 MiB peak RSS, against 24.1k–26.6k and 312 MiB for
+   * 2 MiB / 8 MiB, and 24.2k–28.3k and 371 MiB for 2 MiB / 16 MiB. (The
+   * machine's speed drifts: later runs of 1 MiB / 8 MiB ranged 18.9k–28.9k.)
    */
   maxBytesPerPartition: 1024 * 1024,
 } as const;

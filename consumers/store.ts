@@ -71,10 +71,11 @@ export function copyValue(v: Row[string] | undefined): string {
 /**
  * `rows` in COPY's text format (each value as copyValue writes it), written
  * into one buffer a row at a time: one string per row and one native UTF-8
- * write per row. Measured per projected event (about 420 bytes of rows):
- * a string for the whole batch, encoded at once, 4.2 µs; a native write per
- * value 3.6–4.0 µs; escaping and copying bytes in a JS loop 4.6–4.9 µs; a
- * write per row 3.0 µs.
+ * write per row. Measured per projected event (the bench's mix, about 420
+ * bytes of rows, in isolation): a native write per value 3.6–4.0 µs;
+ * escaping and copying bytes in a JS loop 4.6–4.9 µs; a write per row
+ * 2.8–3.0 µs. (An earlier measurement found one string for a whole batch,
+ * encoded at once, 3× costlier than writes per value.)
  */
 export function encodeCopyText(columns: readonly string[], rows: readonly Row[]): Buffer {
   const last = columns.length - 1;

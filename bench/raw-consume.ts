@@ -9,6 +9,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { reapChild, runAsChild } from './child.ts';
 import { createKafka } from '../core/index.ts';
 
 const CHILD_FLAG = '--bench-raw-child';
@@ -65,17 +66,8 @@ export async function rawConsumePerS(topics: readonly string[], n: number, group
     });
     return r.timedEvents / (Math.max(1, r.ms) / 1000);
   } finally {
-    if (proc.exitCode === null && proc.signalCode === null) await Promise.race([new Promise((r) => proc.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
-    proc.kill('SIGTERM');
+    await reapChild(proc);
   }
 }
 
-if (process.argv[2] === CHILD_FLAG) {
-  child().then(
-    () => process.exit(0),
-    (err: Error) => {
-      process.stderr.write(`${err.stack}\n`);
-      process.exit(1);
-    },
-  );
-}
+runAsChild(CHILD_FLAG, child);

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCatalog } from '../catalog/index.ts';
+import { reapChild, runAsChild } from './child.ts';
 import { createKafka, readEndpoints } from '../core/index.ts';
 import { exportEvents, planSize, resolvePlan } from '../consumers/replay/index.ts';
 
@@ -97,19 +98,9 @@ export async function benchReplay(options: ReplayBenchOptions): Promise<ReplayBe
     return { eventsPerS: result.timedEvents / (Math.max(1, result.ms) / 1000), peakRssMb, events: result.events, outputBytes };
   } finally {
     clearInterval(timer);
-    // The child exits by itself once it has reported (and writes its CPU profile, when asked, as it does).
-    if (proc.exitCode === null && proc.signalCode === null) await Promise.race([new Promise((r) => proc.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
-    proc.kill('SIGTERM');
+    await reapChild(proc);
     rmSync(out, { force: true });
   }
 }
 
-if (process.argv[2] === CHILD_FLAG) {
-  child().then(
-    () => process.exit(0),
-    (err: Error) => {
-      process.stderr.write(`${err.stack}\n`);
-      process.exit(1);
-    },
-  );
-}
+runAsChild(CHILD_FLAG, child);

@@ -115,32 +115,103 @@ export class BatchPacker {
   }
 }
 
+/** The fields of a packed message, in packing order: value, key, offset, timestamp, then `CARRIED_HEADERS`. */
+export const FIELD = { value: 0, key: 1, offset: 2, timestamp: 3, type: 4, id: 5, source: 6, subject: 7, time: 8, traceparent: 9 } as const;
+const FIELDS = 4 + CARRIED_HEADERS.length;
+
+/**
+ * Walks a packed batch message by message without allocating anything per
+ * message: after `next()`, `start` and `len` give where each field (`FIELD`)
+ * of the current message is in `buf` (a length of `ABSENT` or `NULL` when it
+ * is absent or null; a repeated header: its first value). The NDJSON fast
+ * path writes lines straight from these ranges; `message()` builds a
+ * kafkajs-shaped message for the other paths. Building one object and ten
+ * Buffer views per message cost the worker about a fifth of its time.
+ */
+export class PackedCursor {
+  static readonly ABSENT = ABSENT;
+  static readonly NULL = NULL;
+  readonly buf: Buffer;
+  readonly count: number;
+  readonly start = new Int32Array(FIELDS);
+  readonly len = new Int32Array(FIELDS);
+  private p = 4;
+
+  constructor(packed: PackedBatch) {
+    this.buf = Buffer.from(packed.buffer, 0, packed.length);
+    this.count = this.buf.readUInt32LE(0);
+  }
+
+  /** Moves to the next message (call it `count` times). */
+  next(): void {
+    const b = this.buf;
+    let p = this.p;
+    for (let f = 0; f < FIELDS; f++) {
+      const len = b.readInt32LE(p);
+      this.start[f] = p += 4;
+      this.len[f] = len;
+      if (len > 0) p += len;
+    }
+    this.p = p;
+  }
+
+  /** A field of the current message: a view of `buf`, null, or undefined when absent. */
+  private field(f: number): Buffer | null | undefined {
+    const len = this.len[f]!;
+    return len === ABSENT ? undefined : len === NULL ? null : this.buf.subarray(this.start[f]!, this.start[f]! + len);
+  }
+
+  /** A field of the current message as latin1 text ('' when absent, null or empty). */
+  private text(f: number): string {
+    const len = this.len[f]!;
+    return len > 0 ? this.buf.toString('latin1', this.start[f]!, this.start[f]! + len) : '';
+  }
+
+  /** The current message's timestamp as a number (what `Number(message.timestamp)` gives). */
+  timestampMs(): number {
+    const b = this.buf;
+    const len = this.len[FIELD.timestamp]!;
+    let i = this.start[FIELD.timestamp]!;
+    const end = i + len;
+    // Absent, null or empty: Number('') as before; beyond 15 digits the digit loop could round differently from Number(text).
+    if (len <= 0) return 0;
+    if (len > 15) return Number(this.text(FIELD.timestamp));
+    const negative = b[i] === 45;
+    if (negative) i++;
+    let n = 0;
+    for (; i < end; i++) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) return Number(this.text(FIELD.timestamp));
+      n = n * 10 + d;
+    }
+    return negative ? -n : n;
+  }
+
+  /** The current message as the export's lines read a kafkajs message (views of `buf`, no copies). */
+  message(): KafkaMessage {
+    const headers: Record<string, Buffer | null> = {};
+    for (let h = 0; h < CARRIED_HEADERS.length; h++) {
+      const v = this.field(FIELD.type + h);
+      if (v !== undefined) headers[CARRIED_HEADERS[h]!] = v;
+    }
+    return {
+      key: this.field(FIELD.key) ?? null,
+      value: this.field(FIELD.value) ?? null,
+      offset: this.text(FIELD.offset),
+      timestamp: this.text(FIELD.timestamp),
+      headers,
+      attributes: 0,
+    } as unknown as KafkaMessage;
+  }
+}
+
 /** The messages of a packed batch: enough of a kafkajs message for the export's lines. */
 export function unpackBatch(packed: PackedBatch): KafkaMessage[] {
-  const buf = Buffer.from(packed.buffer, 0, packed.length);
-  const count = buf.readUInt32LE(0);
-  let p = 4;
-  const next = (): Buffer | null | undefined => {
-    const len = buf.readInt32LE(p);
-    p += 4;
-    if (len === ABSENT) return undefined;
-    if (len === NULL) return null;
-    const v = buf.subarray(p, p + len);
-    p += len;
-    return v;
-  };
-  const messages: KafkaMessage[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const value = next() ?? null;
-    const key = next() ?? null;
-    const offset = next()?.toString('latin1') ?? '';
-    const timestamp = next()?.toString('latin1') ?? '';
-    const headers: Record<string, Buffer | null> = {};
-    for (const name of CARRIED_HEADERS) {
-      const v = next();
-      if (v !== undefined) headers[name] = v;
-    }
-    messages[i] = { key, value, offset, timestamp, headers, attributes: 0 } as unknown as KafkaMessage;
+  const cursor = new PackedCursor(packed);
+  const messages: KafkaMessage[] = new Array(cursor.count);
+  for (let i = 0; i < cursor.count; i++) {
+    cursor.next();
+    messages[i] = cursor.message();
   }
   return messages;
 }

@@ -3,14 +3,15 @@
  * event, with the Kafka position as extensions. `createBatchEncoder` turns
  * one batch of Kafka messages into the bytes of its lines; the export runs it
  * in a worker thread (export-worker.ts) or, when a worker cannot start, in
- * its own thread. Everything here works from plain data (the message subset
- * of `LineMessage`, the config of `BatchEncoderConfig`), so both give the same bytes.
+ * its own thread. Everything here works from plain data (a packed batch,
+ * batch-transfer.ts, and the config of `BatchEncoderConfig`), so both give the same bytes.
  */
 import avro from 'avsc';
 import type { KafkaMessage } from 'kafkajs';
 import { EVENT_TYPES, getContract, LOGICAL_TYPES, type EventType } from '../../contracts/index.ts';
 import { BusError } from '../../core/index.ts';
 import { createDecoder, createRegistry, DecodeError } from '../../registry/index.ts';
+import { FIELD, PackedCursor, type PackedBatch } from './batch-transfer.ts';
 import { avroIn, encoderFor, JsonOut, lineSchema, positionBytes, writeNdjsonLine, writeText, type LineSchema } from './ndjson-encoder.ts';
 
 /** A decoded event as a CloudEvent (JSON format) with the Kafka position as extensions. */
@@ -125,11 +126,11 @@ export interface BatchEncoderConfig {
   owners: Readonly<Record<string, string>>;
 }
 
-/** One batch of one partition, as the encoder reads it. */
+/** One batch of one partition, as the encoder reads it: its messages packed (`BatchPacker`). */
 export interface LineBatch {
   topic: string;
   partition: number;
-  messages: readonly KafkaMessage[];
+  packed: PackedBatch;
 }
 
 /** A message skipped because it could not be decoded (its position and why; never its content). */
@@ -175,12 +176,12 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
     return owner;
   };
   // The timestamps of a batch are mostly equal: their ISO form is computed once per distinct value.
-  let lastTs = '';
+  let lastTs = NaN;
   let lastTsIso = '';
-  const isoOf = (ts: string): string => {
+  const isoOf = (ts: number): string => {
     if (ts !== lastTs) {
+      lastTsIso = new Date(ts).toISOString();
       lastTs = ts;
-      lastTsIso = new Date(Number(ts)).toISOString();
     }
     return lastTsIso;
   };
@@ -237,7 +238,7 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
       kafkatopic: batch.topic.slice(config.topicPrefix.length),
       kafkapartition: batch.partition,
       kafkaoffset: m.offset,
-      kafkatimestamp: isoOf(m.timestamp),
+      kafkatimestamp: isoOf(Number(m.timestamp)),
       schemaid: schemaId,
       data,
     };
@@ -256,19 +257,26 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
     const topic = batch.topic.slice(config.topicPrefix.length);
     const position = ndjsonPosition(topic, batch.partition);
     const positionFast = positionBytes(topic, batch.partition);
-    for (const m of batch.messages) {
-      const ceType = m.headers?.ce_type;
-      if (wanted && ceType !== undefined && !wanted.has(headerText(ceType))) continue;
-      const v = m.value;
-      if (ndjson && v && v.length >= 5 && v[0] === 0) {
-        const id = v.readInt32BE(1);
+    // One cursor over the packed messages: the fast path reads each line's parts in place.
+    const c = new PackedCursor(batch.packed);
+    const src = c.buf;
+    for (let i = 0; i < c.count; i++) {
+      c.next();
+      if (wanted && c.len[FIELD.type] !== PackedCursor.ABSENT) {
+        const len = c.len[FIELD.type]!;
+        const ceType = len === PackedCursor.NULL ? 'null' : src.toString('utf8', c.start[FIELD.type]!, c.start[FIELD.type]! + len);
+        if (!wanted.has(ceType)) continue;
+      }
+      const valueAt = c.start[FIELD.value]!;
+      if (ndjson && c.len[FIELD.value]! >= 5 && src[valueAt] === 0) {
+        const id = src.readInt32BE(valueAt + 1);
         let fast = fastReady.get(id);
         if (fast === undefined) fast = await fastFor(id);
         // An unwanted type (its header said otherwise) takes the decoder path, which counts it if undecodable.
         if (fast && !(wanted && !wanted.has(fast.type))) {
           const mark = out.pos;
           try {
-            writeNdjsonLine(out, scratch, scratchIn, m, fast, positionFast, isoOf(m.timestamp));
+            writeNdjsonLine(out, scratch, scratchIn, c, fast, positionFast, isoOf(c.timestampMs()));
             count++;
             continue;
           } catch {
@@ -277,6 +285,7 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
           }
         }
       }
+      const m = c.message();
       let decoded;
       try {
         decoded = (m.value && decoder.decodeCached<Record<string, unknown>>(m.value)) || (await decoder.decode<Record<string, unknown>>(m.value));
@@ -287,7 +296,8 @@ export function createBatchEncoder(config: BatchEncoderConfig): { encode(batch: 
       }
       const type = typeByRecord.get(decoded.recordName)!;
       if (wanted && !wanted.has(type)) continue;
-      writeText(out, ndjson ? ndjsonLine(m, type, decoded.data, decoded.schemaId, sourceOf(type), position, isoOf(m.timestamp)) : csvLine(exportedEvent(m, batch, type, decoded.data, decoded.schemaId), config.columns));
+      const iso = isoOf(Number(m.timestamp));
+      writeText(out, ndjson ? ndjsonLine(m, type, decoded.data, decoded.schemaId, sourceOf(type), position, iso) : csvLine(exportedEvent(m, batch, type, decoded.data, decoded.schemaId), config.columns));
       count++;
     }
     const bytes = out.buf.subarray(0, out.pos);

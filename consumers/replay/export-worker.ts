@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BusError } from '../../core/index.ts';
-import { unpackBatch, type PackedBatch } from './batch-transfer.ts';
+import type { PackedBatch } from './batch-transfer.ts';
 import { createBatchEncoder, type BatchEncoderConfig } from './export-lines.ts';
 
 export type WorkerRequest = { seq: number; topic: string; partition: number; packed: PackedBatch } | { recycle: ArrayBuffer };
@@ -30,10 +30,10 @@ port.on('message', (request: WorkerRequest) => {
   const batch = request;
   // One batch at a time, in order: the encoder reuses its output buffer, and the file is written in this order.
   chain = chain.then(async () => {
-    // The packed batch goes back with the reply (its messages are not used after encoding).
+    // The packed batch goes back with the reply (nothing of it is used after encoding).
     const packed = batch.packed.buffer;
     try {
-      const r = await encoder.encode({ topic: batch.topic, partition: batch.partition, messages: unpackBatch(batch.packed) }, true);
+      const r = await encoder.encode({ topic: batch.topic, partition: batch.partition, packed: batch.packed }, true);
       // The encoder handed its buffer over (offset 0 of its own ArrayBuffer): transferred, not copied.
       const bytes = r.bytes.buffer as ArrayBuffer;
       port.postMessage({ seq: batch.seq, packed, bytes, length: r.bytes.length, count: r.count, undecodable: r.undecodable } satisfies WorkerReply, [packed, bytes]);

@@ -217,7 +217,8 @@ export async function exportEvents(options: ExportOptions): Promise<ExportResult
     // One batch at a time through the encoder (it reuses its buffer; the stream gets a copy).
     const turn = localTurn.then(async () => {
       local ??= createBatchEncoder(config);
-      const r = await local.encode(batch);
+      const packed = packer.pack(batch.messages);
+      const r = await local.encode({ topic: batch.topic, partition: batch.partition, packed }).finally(() => packer.recycle(packed.buffer));
       if (options.signal?.aborted) return false;
       written(Buffer.from(r.bytes), r.count, r.undecodable);
       return true;

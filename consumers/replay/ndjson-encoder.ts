@@ -20,6 +20,7 @@
 import avro from 'avsc';
 import { LOGICAL_TYPES } from '../../contracts/index.ts';
 import { civilFromDays, FIRST_ISO_DAY, LAST_ISO_DAY } from '../../contracts/time.ts';
+import { FIELD, PackedCursor } from './batch-transfer.ts';
 
 /** A growable output buffer of UTF-8 bytes. */
 export class JsonOut {
@@ -509,25 +510,11 @@ export function positionBytes(topic: string, partition: number): Buffer {
   return Buffer.from(`,"datacontenttype":"application/json","kafkatopic":${JSON.stringify(topic)},"kafkapartition":${partition},"kafkaoffset":"`, 'utf8');
 }
 
-/** The subset of a kafkajs message a line is made of. */
-export interface LineMessage {
-  key: Buffer | null;
-  value: Buffer | null;
-  offset: string;
-  headers?: Record<string, unknown>;
-}
-
-/** `JSON.stringify(String(v))` of a header value (the first of a repeated one), bytes copied when they can be. */
-function writeHeader(o: JsonOut, v: unknown): void {
-  const x = Array.isArray(v) ? v[0] : v;
-  if (Buffer.isBuffer(x)) writeUtf8AsJson(o, x, 0, x.length);
-  else writeJsonString(o, String(x));
-}
-
-/** Whether `String(header)` is not empty (the reference writes `traceparent` only then). */
-function headerNotEmpty(v: unknown): boolean {
-  const x = Array.isArray(v) ? v[0] : v;
-  return Buffer.isBuffer(x) ? x.length > 0 : String(x) !== '';
+/** `JSON.stringify(String(header))` of a carried header of the current message, bytes copied when they can be. */
+function writeHeader(o: JsonOut, c: PackedCursor, f: number): void {
+  const len = c.len[f]!;
+  if (len === PackedCursor.NULL) writeJsonString(o, 'null');
+  else writeUtf8AsJson(o, c.buf, c.start[f]!, c.start[f]! + len);
 }
 
 const LINE_START = Buffer.from('{"specversion":"1.0","id":');
@@ -541,47 +528,45 @@ let lastIsoBytes = Buffer.from('","kafkatimestamp":"');
 const LINE_END = Buffer.from('}\n');
 
 /**
- * Appends the NDJSON line of `m` (a Confluent-framed body written with the
- * reader schema of `s`) to `o`: the same bytes as the export's reference line.
- * `d` and `r` are scratch space. Throws when the encoder declines the body:
- * the caller then cuts `o` back to where the line started.
+ * Appends the NDJSON line of the cursor's current message (a Confluent-framed
+ * body written with the reader schema of `s`) to `o`: the same bytes as the
+ * export's reference line. `d` and `r` are scratch space. Throws when the
+ * encoder declines the body: the caller then cuts `o` back to where the line
+ * started. The body is read in place (`r.end` bounds it: every read past it
+ * ends declined, whatever follows it in the packed batch).
  */
-export function writeNdjsonLine(o: JsonOut, d: JsonOut, r: AvroIn, m: LineMessage, s: LineSchema, position: Buffer, kafkaTimestampIso: string): void {
-  const value = m.value!;
-  r.src = value;
-  r.p = 5;
-  r.end = value.length;
+export function writeNdjsonLine(o: JsonOut, d: JsonOut, r: AvroIn, c: PackedCursor, s: LineSchema, position: Buffer, kafkaTimestampIso: string): void {
+  const src = c.buf;
+  r.src = src;
+  r.p = c.start[FIELD.value]! + 5;
+  r.end = c.start[FIELD.value]! + c.len[FIELD.value]!;
   d.pos = 0;
   s.encode.head(r, d);
-  const h = m.headers ?? {};
   const data = d.buf;
   writeBytes(o, LINE_START);
-  const id = h.ce_id;
-  if (id === undefined) copyRange(o, data, r.idStart, r.idEnd);
-  else writeHeader(o, id);
+  if (c.len[FIELD.id] === PackedCursor.ABSENT) copyRange(o, data, r.idStart, r.idEnd);
+  else writeHeader(o, c, FIELD.id);
   writeBytes(o, SOURCE);
-  const source = h.ce_source;
-  if (source === undefined) writeBytes(o, s.source);
-  else writeHeader(o, source);
+  if (c.len[FIELD.source] === PackedCursor.ABSENT) writeBytes(o, s.source);
+  else writeHeader(o, c, FIELD.source);
   writeBytes(o, s.typeAndTime);
   copyRange(o, data, r.timeStart, r.timeEnd);
-  const key = m.key;
-  if (key) {
+  // A key is written when present (an empty one too); a null key is not.
+  if (c.len[FIELD.key]! >= 0) {
     writeBytes(o, SUBJECT);
-    const subject = h.ce_subject;
-    if (subject !== undefined) writeHeader(o, subject);
-    else if (Buffer.isBuffer(key)) writeUtf8AsJson(o, key, 0, key.length);
-    else writeJsonString(o, String(key));
+    if (c.len[FIELD.subject] !== PackedCursor.ABSENT) writeHeader(o, c, FIELD.subject);
+    else writeUtf8AsJson(o, src, c.start[FIELD.key]!, c.start[FIELD.key]! + c.len[FIELD.key]!);
   }
-  const traceparent = h.traceparent;
-  if (traceparent !== undefined && headerNotEmpty(traceparent)) {
+  // Written when `String(traceparent)` is not empty: a null one prints "null".
+  const traceparent = c.len[FIELD.traceparent]!;
+  if (traceparent > 0 || traceparent === PackedCursor.NULL) {
     writeBytes(o, CONTENT_TYPE);
     writeBytes(o, TRACEPARENT);
-    writeHeader(o, traceparent);
+    writeHeader(o, c, FIELD.traceparent);
     writeBytes(o, position.subarray(CONTENT_TYPE.length));
   } else writeBytes(o, position);
   // Offsets are decimal digits (kafkajs prints a Long).
-  writeAscii(o, m.offset);
+  if (c.len[FIELD.offset]! > 0) copyRange(o, src, c.start[FIELD.offset]!, c.start[FIELD.offset]! + c.len[FIELD.offset]!);
   if (kafkaTimestampIso !== lastIso) {
     lastIso = kafkaTimestampIso;
     lastIsoBytes = Buffer.from(`","kafkatimestamp":"${kafkaTimestampIso}`, 'latin1');

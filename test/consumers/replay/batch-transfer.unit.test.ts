@@ -4,7 +4,7 @@
  */
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { BatchPacker, CARRIED_HEADERS, unpackBatch } from '../../../consumers/replay/batch-transfer.ts';
+import { BatchPacker, CARRIED_HEADERS, PackedCursor, unpackBatch } from '../../../consumers/replay/batch-transfer.ts';
 
 const message = (m: Partial<KafkaMessage> & { headers?: Record<string, unknown> }): KafkaMessage =>
   ({ key: null, value: null, offset: '0', timestamp: '0', attributes: 0, headers: {}, ...m }) as KafkaMessage;
@@ -50,5 +50,17 @@ describe('batch transfer to the export worker', () => {
     expect(out).toHaveLength(5_000);
     expect(out[4_999]!.offset).toBe('4999');
     expect(out.every((m) => m.value!.length === 300)).toBe(true);
+  });
+
+  it('reads each timestamp as Number(timestamp) would, without making its text', () => {
+    const texts = ['1764000000000', '0', '-1', '', '007', '12345678901234567', '9007199254740993', '17x'];
+    const input = [...texts.map((timestamp) => message({ timestamp })), message({ timestamp: undefined as never })];
+    const cursor = new PackedCursor(new BatchPacker().pack(input));
+    for (const text of texts) {
+      cursor.next();
+      expect(cursor.timestampMs(), text).toBe(Number(text));
+    }
+    cursor.next();
+    expect(cursor.timestampMs()).toBe(Number(''));
   });
 });

@@ -12,7 +12,7 @@
  * Earlier runs copied the envelope rows alone, one CopyData message (two
  * socket writes) per row: that measured the bench's own writes, not the store
  * (83k–97k rows/s per row against 370k–445k rows/s for the same rows chunked,
- * same run), and made the projector's ratio look 2–4 times better than it is.
+ * same run), and made the projector's ratio look about twice as good as it is.
  *
  * The backlog is produced once (`prepareProjectionBacklog`); `projectionRound`
  * then measures COPY and the projector on a fresh database, and run.ts repeats

@@ -364,6 +364,18 @@ function kafkaProperties(dataDir: string): string {
   ].join('\n');
 }
 
+/**
+ * A KRaft cluster id: 16 random bytes in base64url, as Kafka's `Uuid.randomUuid()`
+ * makes them, and like it never starting with '-' (the storage tool's argument
+ * parser would take such an id for an option: one format in 64 failed so).
+ */
+export function kraftClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** Starts the local Kafka broker if it is not running; waits until it serves metadata. */
 export async function startKafka(e: Endpoints = readEndpoints()): Promise<void> {
   if (runningPid('kafka') !== undefined) {
@@ -391,7 +403,7 @@ export async function startKafka(e: Endpoints = readEndpoints()): Promise<void> 
   const cp = `${libs}/*`;
   const logProps = [`-Dkafka.logs.dir=${LOG_DIR}`, `-Dlog4j2.configurationFile=${join(here, 'log4j2.properties')}`];
   if (!existsSync(join(dataDir, 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = kraftClusterId();
     log(`formatting KRaft storage (cluster ${clusterId})`);
     const r = spawnSync(java, [...logProps, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8' });
     if (r.status !== 0) throw stackError(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`);

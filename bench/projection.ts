@@ -19,7 +19,7 @@
  * rounds of it beside the no-op consumer, so every figure is a median and every
  * ratio a median of per-round ratios.
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
@@ -233,6 +233,9 @@ export async function projectionRound(backlog: ProjectionBacklog): Promise<Proje
     // before the projector runs (afterwards, its checkpoint and autovacuum would
     // slow COPY down and flatter the ratio).
     ({ rowsPerS: pgCopyRowsPerS, eventsPerS: pgCopyEventsPerS } = await copyAllRowsPerS(pool, backlog.copyTables, n));
+    // The projector must not pay for the writeback of what COPY just wrote (and dropped).
+    execFileSync('sync');
+    await sleep(2_000);
 
     const child = fork(MAIN, [], {
       // BENCH_PROJECTOR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the projector.

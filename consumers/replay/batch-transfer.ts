@@ -116,7 +116,18 @@ export class BatchPacker {
 }
 
 /** The fields of a packed message, in packing order: value, key, offset, timestamp, then `CARRIED_HEADERS`. */
-export const FIELD = { value: 0, key: 1, offset: 2, timestamp: 3, type: 4, id: 5, source: 6, subject: 7, time: 8, traceparent: 9 } as const;
+export const FIELD = {
+  value: 0,
+  key: 1,
+  offset: 2,
+  timestamp: 3,
+  type: 4 + CARRIED_HEADERS.indexOf('ce_type'),
+  id: 4 + CARRIED_HEADERS.indexOf('ce_id'),
+  source: 4 + CARRIED_HEADERS.indexOf('ce_source'),
+  subject: 4 + CARRIED_HEADERS.indexOf('ce_subject'),
+  time: 4 + CARRIED_HEADERS.indexOf('ce_time'),
+  traceparent: 4 + CARRIED_HEADERS.indexOf('traceparent'),
+} as const;
 const FIELDS = 4 + CARRIED_HEADERS.length;
 
 /**
@@ -177,6 +188,8 @@ export class PackedCursor {
     if (len <= 0) return 0;
     if (len > 15) return Number(this.text(FIELD.timestamp));
     const negative = b[i] === 45;
+    // A lone '-' is not a number (Number('-') is NaN).
+    if (negative && len === 1) return NaN;
     if (negative) i++;
     let n = 0;
     for (; i < end; i++) {
@@ -191,7 +204,7 @@ export class PackedCursor {
   message(): KafkaMessage {
     const headers: Record<string, Buffer | null> = {};
     for (let h = 0; h < CARRIED_HEADERS.length; h++) {
-      const v = this.field(FIELD.type + h);
+      const v = this.field(4 + h);
       if (v !== undefined) headers[CARRIED_HEADERS[h]!] = v;
     }
     return {
@@ -203,15 +216,4 @@ export class PackedCursor {
       attributes: 0,
     } as unknown as KafkaMessage;
   }
-}
-
-/** The messages of a packed batch: enough of a kafkajs message for the export's lines. */
-export function unpackBatch(packed: PackedBatch): KafkaMessage[] {
-  const cursor = new PackedCursor(packed);
-  const messages: KafkaMessage[] = new Array(cursor.count);
-  for (let i = 0; i < cursor.count; i++) {
-    cursor.next();
-    messages[i] = cursor.message();
-  }
-  return messages;
 }

@@ -1,10 +1,19 @@
 /**
- * The batch handed to the export's worker: what comes out of `unpackBatch`
- * is what the lines read of the kafkajs message that went in.
+ * The batch handed to the export's worker: what its cursor gives back is what
+ * the lines read of the kafkajs message that went in.
  */
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { BatchPacker, CARRIED_HEADERS, PackedCursor, unpackBatch } from '../../../consumers/replay/batch-transfer.ts';
+import { BatchPacker, CARRIED_HEADERS, PackedCursor, type PackedBatch } from '../../../consumers/replay/batch-transfer.ts';
+
+/** Every message of a packed batch, as the cursor's `message()` builds it. */
+function unpackBatch(packed: PackedBatch): KafkaMessage[] {
+  const cursor = new PackedCursor(packed);
+  return Array.from({ length: cursor.count }, () => {
+    cursor.next();
+    return cursor.message();
+  });
+}
 
 const message = (m: Partial<KafkaMessage> & { headers?: Record<string, unknown> }): KafkaMessage =>
   ({ key: null, value: null, offset: '0', timestamp: '0', attributes: 0, headers: {}, ...m }) as KafkaMessage;
@@ -53,7 +62,7 @@ describe('batch transfer to the export worker', () => {
   });
 
   it('reads each timestamp as Number(timestamp) would, without making its text', () => {
-    const texts = ['1764000000000', '0', '-1', '', '007', '12345678901234567', '9007199254740993', '17x'];
+    const texts = ['1764000000000', '0', '-1', '', '007', '12345678901234567', '9007199254740993', '17x', '-', '-0', '--1'];
     const input = [...texts.map((timestamp) => message({ timestamp })), message({ timestamp: undefined as never })];
     const cursor = new PackedCursor(new BatchPacker().pack(input));
     for (const text of texts) {

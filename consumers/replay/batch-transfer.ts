@@ -115,20 +115,23 @@ export class BatchPacker {
   }
 }
 
+/** Where the headers start among the fields of a packed message (after value, key, offset and timestamp). */
+const FIRST_HEADER = 4;
+
 /** The fields of a packed message, in packing order: value, key, offset, timestamp, then `CARRIED_HEADERS`. */
 export const FIELD = {
   value: 0,
   key: 1,
   offset: 2,
   timestamp: 3,
-  type: 4 + CARRIED_HEADERS.indexOf('ce_type'),
-  id: 4 + CARRIED_HEADERS.indexOf('ce_id'),
-  source: 4 + CARRIED_HEADERS.indexOf('ce_source'),
-  subject: 4 + CARRIED_HEADERS.indexOf('ce_subject'),
-  time: 4 + CARRIED_HEADERS.indexOf('ce_time'),
-  traceparent: 4 + CARRIED_HEADERS.indexOf('traceparent'),
+  type: FIRST_HEADER + CARRIED_HEADERS.indexOf('ce_type'),
+  id: FIRST_HEADER + CARRIED_HEADERS.indexOf('ce_id'),
+  source: FIRST_HEADER + CARRIED_HEADERS.indexOf('ce_source'),
+  subject: FIRST_HEADER + CARRIED_HEADERS.indexOf('ce_subject'),
+  time: FIRST_HEADER + CARRIED_HEADERS.indexOf('ce_time'),
+  traceparent: FIRST_HEADER + CARRIED_HEADERS.indexOf('traceparent'),
 } as const;
-const FIELDS = 4 + CARRIED_HEADERS.length;
+const FIELDS = FIRST_HEADER + CARRIED_HEADERS.length;
 
 /**
  * Walks a packed batch message by message without allocating anything per
@@ -204,7 +207,7 @@ export class PackedCursor {
   message(): KafkaMessage {
     const headers: Record<string, Buffer | null> = {};
     for (let h = 0; h < CARRIED_HEADERS.length; h++) {
-      const v = this.field(4 + h);
+      const v = this.field(FIRST_HEADER + h);
       if (v !== undefined) headers[CARRIED_HEADERS[h]!] = v;
     }
     return {

@@ -44,7 +44,14 @@ async function stopService(child: ChildProcess | undefined): Promise<void> {
 export interface AlertBenchResult {
   p50Ms: number;
   p99Ms: number;
+  /** Alerts published at the steady rate, and of them, those that reached the SSE client within 30 s of the last publish. */
+  published: number;
   alerts: number;
+  /** Times the steady-rate SSE client was cut off (it fell behind) and resumed with Last-Event-ID. */
+  reconnects: number;
+  /** Fan-out deliveries expected (alerts × subscribers) and those that arrived within 20 s. */
+  fanoutExpected: number;
+  fanoutArrived: number;
   eventsPerS: number;
   fanoutP99Ms: number;
   fanoutP50Ms: number;
@@ -78,34 +85,77 @@ async function stageBreakdown(databaseUrl: string, ackedWall: Map<string, number
 
 const TOKEN = 'bench-operator-token-0123456789';
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+/**
+ * The p-th percentile of `arrived` latencies out of `expected` deliveries: the
+ * ones that never arrived count as infinitely late, so a bench that loses
+ * alerts cannot report the latency of the few that came (Infinity is written
+ * as null in the report).
+ */
+function percentile(arrived: number[], p: number, expected = arrived.length): number {
+  if (expected === 0) return NaN;
+  const sorted = [...arrived].sort((a, b) => a - b);
+  const i = Math.min(expected - 1, Math.floor((p / 100) * expected));
+  return i < sorted.length ? sorted[i]! : Infinity;
 }
 
-/** Opens an SSE stream; calls `onAlert(sourceEventId)` for each alert frame. */
-function subscribe(url: string, onAlert: (sourceEventId: string) => void): Promise<() => void> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/v1/alerts/stream`, { headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' }, agent: false });
-    req.on('response', (res) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const m = /"sourceEvents":\[\{[^}]*?"eventId":"([^"]+)"/.exec(frame);
-          if (m) onAlert(m[1]!);
-        }
+/** Counts of an SSE client's connection. */
+interface StreamStats {
+  /** Times it reconnected after the server closed the stream (with Last-Event-ID). */
+  reconnects: number;
+}
+
+/**
+ * Opens an SSE stream and calls `onAlert(sourceEventId)` for each alert frame.
+ * Like a browser's EventSource, it reconnects when the server closes the
+ * stream (a client that falls behind past the server's buffer cap is cut off)
+ * and resumes after the last `id:` it read, so a lagging client still gets
+ * every alert, late: the lag shows in the latencies instead of as alerts that
+ * never arrive.
+ */
+function subscribe(url: string, onAlert: (sourceEventId: string) => void, stats: StreamStats = { reconnects: 0 }): Promise<() => void> {
+  let closed = false;
+  let lastId: string | null = null;
+  let current: ReturnType<typeof request> | undefined;
+  const close = () => {
+    closed = true;
+    current?.destroy();
+  };
+  const connect = (first: boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' };
+      if (lastId !== null) headers['last-event-id'] = lastId;
+      const req = request(`${url}/v1/alerts/stream`, { headers, agent: false });
+      current = req;
+      let again = false;
+      const reconnect = () => {
+        if (closed || again) return;
+        again = true;
+        stats.reconnects++;
+        setTimeout(() => void connect(false), 100);
+      };
+      req.on('response', (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const frame = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const id = /^id: ?(\d+)$/m.exec(frame);
+            if (id) lastId = id[1]!;
+            const m = /"sourceEvents":\[\{[^}]*?"eventId":"([^"]+)"/.exec(frame);
+            if (m) onAlert(m[1]!);
+          }
+        });
+        res.on('error', () => undefined);
+        res.on('close', reconnect);
+        resolve();
       });
-      res.on('error', () => undefined);
-      resolve(() => req.destroy());
+      req.on('error', (err) => (first ? reject(err) : reconnect()));
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
+  return connect(true).then(() => close);
 }
 
 export async function benchAlerts(options: { prefix: string; seconds: number; ratePerS?: number; subscribers?: number }): Promise<AlertBenchResult> {
@@ -152,14 +202,16 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
     const arrivedWall = new Map<string, number>();
     const latencies: number[] = [];
     const early = new Map<string, number>();
+    const stream: StreamStats = { reconnects: 0 };
     closers.push(
       await subscribe(url, (id) => {
         const now = performance.now();
+        if (arrivedWall.has(id)) return;
         arrivedWall.set(id, Date.now());
         const at = acked.get(id);
         if (at === undefined) early.set(id, now);
         else latencies.push(now - at);
-      }),
+      }, stream),
     );
     await new Promise((r) => setTimeout(r, 1_000));
     const total = Math.round(rate * options.seconds);
@@ -188,7 +240,6 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
     const eventsPerS = total / ((performance.now() - started) / 1000);
     const until = Date.now() + 30_000;
     while (latencies.length < total && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    latencies.sort((a, b) => a - b);
     closers.pop()!();
     const stages = await stageBreakdown(databaseUrl, ackedWall, arrivedWall);
 
@@ -216,14 +267,18 @@ export async function benchAlerts(options: { prefix: string; seconds: number; ra
     }
     const fanUntil = Date.now() + 20_000;
     while (fan.length < fanAlerts * subscribers && Date.now() < fanUntil) await new Promise((r) => setTimeout(r, 100));
-    fan.sort((a, b) => a - b);
+    const fanoutExpected = fanAlerts * subscribers;
     return {
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
+      p50Ms: percentile(latencies, 50, total),
+      p99Ms: percentile(latencies, 99, total),
+      published: total,
       alerts: latencies.length,
+      reconnects: stream.reconnects,
+      fanoutExpected,
+      fanoutArrived: fan.length,
       eventsPerS,
-      fanoutP50Ms: percentile(fan, 50),
-      fanoutP99Ms: percentile(fan, 99),
+      fanoutP50Ms: percentile(fan, 50, fanoutExpected),
+      fanoutP99Ms: percentile(fan, 99, fanoutExpected),
       subscribers,
       stages,
     };

@@ -22,6 +22,15 @@ export interface HubClient {
   send(alert: StoredAlert, frame: string): void;
   /** Writes a frame that is not an alert (acknowledgements). */
   sendRaw(frame: string): void;
+  /**
+   * Catch-up pacing: true when the client holds enough unsent bytes that the
+   * hub should wait for `drained` before it sends more of a catch-up.
+   */
+  busy?(): boolean;
+  /** Resolves once the client's unsent bytes have gone out (or it closed). */
+  drained?(): Promise<void>;
+  /** Ends the client's stream (it resumes with Last-Event-ID): when its catch-up cannot read the database. */
+  close?(): void;
 }
 
 export interface AlertHub {
@@ -51,12 +60,26 @@ export function passes(a: StoredAlert, f: AlertFilter): boolean {
   return true;
 }
 
+/** Alerts per catch-up step (one database page). */
+const CATCH_UP_PAGE = 200;
+/** A catching-up client goes live (synchronously, from the ring) once at most this many alerts are left. */
+const LIVE_GAP = 20n;
+
+/** An alert of the ring, with its frame (rendered once, for every client and every resume). */
+interface RingEntry {
+  a: StoredAlert;
+  seq: bigint;
+  frame: string;
+}
+
 export function createAlertHub(o: { store: AlertStore; databaseUrl: string; pollMs: number; ringSize: number; logger?: Logger }): AlertHub {
   const clients = new Set<HubClient>();
   const listeners: ((alerts: readonly StoredAlert[]) => void)[] = [];
-  let ring: StoredAlert[] = [];
+  let ring: RingEntry[] = [];
   /** Every alert with seq > ringBase is in the ring. */
   let ringBase = 0n;
+  /** The newest alert in the ring (what the hub has seen, even mid-page). */
+  let newest = 0n;
   let lastSeq = 0n;
   let listener: pg.Client | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -70,19 +93,81 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     if (passes(a, client.filter)) client.send(a, frame);
   }
 
+  /**
+   * A live client with too much unsent (a slow reader, or a burst bigger than
+   * its socket takes at once) leaves the live feed and catches up from its
+   * cursor at the pace it reads: the server never buffers without bound for it,
+   * and a client that reads, even slowly, is never cut off.
+   */
+  function deliverLive(client: HubClient, a: StoredAlert, frame: string): void {
+    if (client.busy?.()) {
+      client.live = false;
+      void catchUp(client).catch((err: Error) => {
+        o.logger?.warn({ err: err.message }, 'SSE catch-up failed; stream closed (the client resumes with Last-Event-ID)');
+        clients.delete(client);
+        client.close?.();
+      });
+      return;
+    }
+    deliver(client, a, frame);
+  }
+
+  /**
+   * Brings a client from its cursor to the live feed, step by step, as fast as
+   * it takes the bytes: from the database while its cursor is older than the
+   * ring, then from the ring; the last few alerts and the switch to live
+   * happen synchronously, so none falls between them.
+   */
+  async function catchUp(client: HubClient): Promise<void> {
+    for (;;) {
+      if (!clients.has(client)) return;
+      if (client.busy?.()) {
+        await client.drained?.();
+        continue;
+      }
+      // `newest`, not lastSeq: a catch-up can start in the middle of a page the hub is delivering.
+      if (client.cursor >= ringBase && newest - client.cursor <= LIVE_GAP) break;
+      const step =
+        client.cursor < ringBase
+          ? (await o.store.after(client.cursor.toString(), CATCH_UP_PAGE)).map((a) => ({ a, frame: sseFrame(a) }))
+          : ringAfter(client.cursor, CATCH_UP_PAGE);
+      if (step.length === 0) break;
+      for (const e of step) {
+        deliver(client, e.a, e.frame);
+        if (client.busy?.()) await client.drained?.();
+      }
+    }
+    // Synchronous from here: the ring holds every alert after ringBase that the hub has seen.
+    for (const e of ringAfter(client.cursor, ring.length)) deliver(client, e.a, e.frame);
+    client.live = true;
+  }
+
+  /** Up to `n` ring entries after `cursor` (the ring is in seq order). */
+  function ringAfter(cursor: bigint, n: number): RingEntry[] {
+    let lo = 0;
+    let hi = ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ring[mid]!.seq <= cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    return ring.slice(lo, lo + n);
+  }
+
   async function fetchNew(): Promise<void> {
     for (;;) {
       const rows = await o.store.after(lastSeq.toString(), 1_000);
       if (rows.length === 0) return;
       for (const a of rows) {
-        ring.push(a);
         const frame = sseFrame(a);
-        for (const c of clients) if (c.live) deliver(c, a, frame);
+        newest = BigInt(a.seq);
+        ring.push({ a, seq: newest, frame });
+        for (const c of clients) if (c.live) deliverLive(c, a, frame);
       }
       lastSeq = BigInt(rows[rows.length - 1]!.seq);
       if (ring.length > o.ringSize) {
         const drop = ring.length - o.ringSize;
-        ringBase = BigInt(ring[drop - 1]!.seq);
+        ringBase = ring[drop - 1]!.seq;
         ring = ring.slice(drop);
       }
       for (const l of listeners) l(rows);
@@ -139,6 +224,7 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     async start() {
       lastSeq = BigInt(await o.store.maxSeq());
       ringBase = lastSeq;
+      newest = lastSeq;
       await listen();
       const poll = () => {
         pollTimer = setTimeout(() => {
@@ -159,15 +245,7 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     async attach(spec, cursorText) {
       const client: HubClient = { ...spec, cursor: cursorText === null ? lastSeq : BigInt(cursorText), live: false };
       clients.add(client);
-      // Catch up from the database until the ring covers the rest.
-      while (client.cursor < ringBase && clients.has(client)) {
-        const rows = await o.store.after(client.cursor.toString(), 500);
-        if (rows.length === 0) break;
-        for (const a of rows) deliver(client, a, sseFrame(a));
-      }
-      // Synchronous from here: the ring holds every alert after ringBase that the hub has seen.
-      for (const a of ring) if (BigInt(a.seq) > client.cursor) deliver(client, a, sseFrame(a));
-      client.live = true;
+      await catchUp(client);
       return client;
     },
     detach(client) {

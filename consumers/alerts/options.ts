@@ -28,8 +28,13 @@ export const ALERT_DEFAULTS = {
   sseHeartbeatMs: 15_000,
   /** Client reconnection delay announced with `retry:`. */
   sseRetryMs: 2_000,
-  /** Bytes an SSE response may hold unsent (a client not reading) before it is closed; the client resumes with Last-Event-ID. */
+  /**
+   * Bytes an SSE response may hold unsent before it is closed; the client resumes with Last-Event-ID. A
+   * client with a quarter of it unsent is fed from its cursor at the pace it reads (catch-up) instead.
+   */
   sseMaxBufferedBytes: 1024 * 1024,
+  /** An SSE client that takes none of its unsent bytes for this long is not reading: its stream is closed. */
+  sseStallMs: 30_000,
   /** First webhook retry delay; doubles each attempt, ±20 % jitter. */
   webhookRetryInitialMs: 5_000,
   /** Upper bound of one webhook retry delay. */

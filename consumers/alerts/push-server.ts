@@ -43,8 +43,10 @@ export interface PushServerOptions {
   ringSize?: number;
   heartbeatMs?: number;
   retryMs?: number;
-  /** Unsent bytes an SSE response may hold before it is closed (slow or stalled client); default 1 MiB. */
+  /** Unsent bytes an SSE response may hold before it is closed; a client with a quarter of it unsent is fed at its own pace from its cursor. Default 1 MiB. */
   sseMaxBufferedBytes?: number;
+  /** A client that takes none of its unsent bytes for this long is closed (default 30 s). */
+  sseStallMs?: number;
   webhookRetryInitialMs?: number;
   webhookRetryMaxMs?: number;
   webhookMaxAttempts?: number;
@@ -101,6 +103,7 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     heartbeatMs: options.heartbeatMs ?? ALERT_DEFAULTS.sseHeartbeatMs,
     retryMs: options.retryMs ?? ALERT_DEFAULTS.sseRetryMs,
     sseMaxBufferedBytes: options.sseMaxBufferedBytes ?? ALERT_DEFAULTS.sseMaxBufferedBytes,
+    sseStallMs: options.sseStallMs ?? ALERT_DEFAULTS.sseStallMs,
     webhookRetryInitialMs: options.webhookRetryInitialMs ?? ALERT_DEFAULTS.webhookRetryInitialMs,
     webhookRetryMaxMs: options.webhookRetryMaxMs ?? ALERT_DEFAULTS.webhookRetryMaxMs,
     webhookMaxAttempts: options.webhookMaxAttempts ?? ALERT_DEFAULTS.webhookMaxAttempts,
@@ -251,15 +254,41 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     });
     // Frames the hub hands over in one synchronous pass (a batch of alerts) leave in one write, not one syscall each.
     let out = '';
+    const flush = () => {
+      const chunk = out;
+      out = '';
+      if (chunk) write(chunk);
+    };
     const enqueue = (frame: string) => {
-      if (out === '') queueMicrotask(() => {
-        const chunk = out;
-        out = '';
-        write(chunk);
-      });
+      if (out === '') queueMicrotask(flush);
       out += frame;
     };
-    const attached = await hub.attach({ filter: filterOf(req.query), send: (_a, frame) => enqueue(frame), sendRaw: enqueue }, lastEventId);
+    // Past a quarter of the cap unsent, the hub stops writing and feeds the client from its cursor as fast as it
+    // reads (a resume from far behind, a burst, a slow reader); a client that takes nothing for sseStallMs is closed.
+    const busy = () => out.length + res.writableLength > o.sseMaxBufferedBytes / 4;
+    const close = () => {
+      closed = true;
+      res.destroy();
+    };
+    const drained = () => {
+      flush();
+      if (closed || res.writableLength === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const stalled = setTimeout(() => {
+          log?.warn({ bufferedBytes: res.writableLength, stalledMs: o.sseStallMs }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
+          close();
+        }, o.sseStallMs);
+        const done = () => {
+          clearTimeout(stalled);
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    };
+    const attached = await hub.attach({ filter: filterOf(req.query), send: (_a, frame) => enqueue(frame), sendRaw: enqueue, busy, drained, close }, lastEventId);
     if (closed) hub.detach(attached);
     else client = attached;
   });

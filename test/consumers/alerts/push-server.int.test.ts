@@ -127,9 +127,10 @@ describe('push server', () => {
   });
 
   // Regression: res.write() results were ignored, so a client that stopped reading made
-  // the server buffer every alert for it, without bound.
-  it('SSE closes a stream whose client stops reading once its unsent bytes pass the cap', async () => {
-    const capped = buildPushServer({ databaseUrl, ...FAST_PUSH, sseMaxBufferedBytes: 64 * 1024 });
+  // the server buffer every alert for it, without bound. Now its unsent bytes stay under the cap
+  // (past a quarter of it, the hub waits for the client) and the stream is closed once it takes nothing for sseStallMs.
+  it('SSE closes a stream whose client stops reading, without buffering past the cap', async () => {
+    const capped = buildPushServer({ databaseUrl, ...FAST_PUSH, sseMaxBufferedBytes: 64 * 1024, sseStallMs: 1_000 });
     const cappedUrl = new URL(await capped.listen({ host: '127.0.0.1', port: 0 }));
     const clients = async () => (await capped.inject({ method: 'GET', url: '/health' })).json<{ sseClients: number }>().sseClients;
     // A raw client that sends the request and then never reads.
@@ -145,6 +146,31 @@ describe('push server', () => {
       await waitFor(async () => (await clients()) === 0, 10_000, 'stalled stream closed');
     } finally {
       socket.destroy();
+      await capped.close();
+    }
+  });
+
+  // Regression: a burst of alerts (the hub reads up to 1,000 at a time) and a resume from far behind were
+  // written in one synchronous pass, which passed the cap at once: the stream was cut, the client resumed,
+  // got the same burst and was cut again, so a client that reads but had fallen behind barely advanced
+  // (the alert bench's client on a loaded 2-core machine got 328 of 60,000 alerts). Both are now paced by
+  // the client's unsent bytes.
+  it('SSE delivers a burst several times the cap, live and on a resume from far behind (database, then ring), on one connection each', async () => {
+    const capped = buildPushServer({ databaseUrl, ...FAST_PUSH, sseMaxBufferedBytes: 64 * 1024, ringSize: 300 });
+    const cappedUrl = await capped.listen({ host: '127.0.0.1', port: 0 });
+    const before = (await pool.query<{ seq: string }>(`SELECT coalesce(max(seq), 0)::text AS seq FROM alerts.alerts`)).rows[0]!.seq;
+    const client = await sseClient(cappedUrl, { lastEventId: before });
+    try {
+      await raise(1200);
+      const expected = (await pool.query<{ seq: string }>(`SELECT seq::text AS seq FROM alerts.alerts WHERE seq > $1`, [before])).rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
+      expect(expected.length).toBeGreaterThanOrEqual(1200);
+      // 1,200 alerts are several times the cap; a second client resumes once they are all stored (part from the database, part from the ring).
+      const late = await sseClient(cappedUrl, { lastEventId: before });
+      await waitFor(async () => client.alerts().length >= expected.length && late.alerts().length >= expected.length, 20_000, 'every alert on both streams');
+      for (const c of [client, late]) expect(c.events.filter((e) => e.event === 'alert').map((e) => Number(e.id))).toEqual(expected);
+      late.close();
+    } finally {
+      client.close();
       await capped.close();
     }
   });

@@ -31,6 +31,8 @@ export interface HubClient {
   drained?(): Promise<void>;
   /** Ends the client's stream (it resumes with Last-Event-ID): when its catch-up cannot read the database. */
   close?(): void;
+  /** True once the client's stream has ended (a catch-up stops). */
+  isClosed?(): boolean;
 }
 
 export interface AlertHub {
@@ -97,7 +99,8 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
    * A live client with too much unsent (a slow reader, or a burst bigger than
    * its socket takes at once) leaves the live feed and catches up from its
    * cursor at the pace it reads: the server never buffers without bound for it,
-   * and a client that reads, even slowly, is never cut off.
+   * and a client whose bytes keep moving, however slowly, is not cut off.
+   * (Acknowledgements, which have no id to resume from, only reach live clients.)
    */
   function deliverLive(client: HubClient, a: StoredAlert, frame: string): void {
     if (client.busy?.()) {
@@ -120,7 +123,7 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
    */
   async function catchUp(client: HubClient): Promise<void> {
     for (;;) {
-      if (!clients.has(client)) return;
+      if (!clients.has(client) || client.isClosed?.()) return;
       if (client.busy?.()) {
         await client.drained?.();
         continue;
@@ -245,7 +248,12 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     async attach(spec, cursorText) {
       const client: HubClient = { ...spec, cursor: cursorText === null ? lastSeq : BigInt(cursorText), live: false };
       clients.add(client);
-      await catchUp(client);
+      try {
+        await catchUp(client);
+      } catch (err) {
+        clients.delete(client);
+        throw err;
+      }
       return client;
     },
     detach(client) {

@@ -233,21 +233,43 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     streams.add(res);
     let client: HubClient | undefined;
     let closed = false;
+    // Writes not yet handed to the kernel, and who waits for them (a paced catch-up).
+    let unflushed = 0;
+    let waiters: Array<() => void> = [];
+    let stalled: NodeJS.Timeout | undefined;
+    const wake = () => {
+      clearTimeout(stalled);
+      stalled = undefined;
+      const all = waiters;
+      waiters = [];
+      for (const w of all) w();
+    };
     // A client that stops reading must not make the server buffer without bound: past the cap
     // the response is destroyed and the client resumes with Last-Event-ID (nothing is lost).
     const write = (chunk: string) => {
       if (closed) return;
-      res.write(chunk);
+      unflushed++;
+      res.write(chunk, () => {
+        unflushed--;
+        if (unflushed === 0) wake();
+        // Progress: a client that takes its bytes, however slowly, is not stalled.
+        else if (stalled) stalled.refresh();
+      });
       if (res.writableLength > o.sseMaxBufferedBytes) {
-        closed = true;
         log?.warn({ bufferedBytes: res.writableLength }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
-        res.destroy();
+        close();
       }
+    };
+    const close = () => {
+      closed = true;
+      res.destroy();
+      wake();
     };
     write(`retry: ${o.retryMs}\n: conectado\n\n`);
     const heartbeat = setInterval(() => write(': latido\n\n'), o.heartbeatMs);
     res.on('close', () => {
       closed = true;
+      wake();
       clearInterval(heartbeat);
       streams.delete(res);
       if (client) hub.detach(client);
@@ -264,33 +286,27 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
       out += frame;
     };
     // Past a quarter of the cap unsent, the hub stops writing and feeds the client from its cursor as fast as it
-    // reads (a resume from far behind, a burst, a slow reader); a client that takes nothing for sseStallMs is closed.
-    const busy = () => out.length + res.writableLength > o.sseMaxBufferedBytes / 4;
-    const close = () => {
-      closed = true;
-      res.destroy();
-    };
+    // reads (a resume from far behind, a burst, a slow reader); one whose writes make no progress for sseStallMs is closed.
+    const busy = () => !closed && out.length + res.writableLength > o.sseMaxBufferedBytes / 4;
+    // Resolves once every write so far has reached the kernel (write callbacks: 'drain' only follows a write that returned false).
     const drained = () => {
       flush();
-      if (closed || res.writableLength === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const stalled = setTimeout(() => {
-          log?.warn({ bufferedBytes: res.writableLength, stalledMs: o.sseStallMs }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
-          close();
-        }, o.sseStallMs);
-        const done = () => {
-          clearTimeout(stalled);
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      if (closed || unflushed === 0) return Promise.resolve();
+      stalled ??= setTimeout(() => {
+        log?.warn({ bufferedBytes: res.writableLength, stalledMs: o.sseStallMs }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
+        close();
+      }, o.sseStallMs);
+      return new Promise<void>((resolve) => waiters.push(resolve));
     };
-    const attached = await hub.attach({ filter: filterOf(req.query), send: (_a, frame) => enqueue(frame), sendRaw: enqueue, busy, drained, close }, lastEventId);
-    if (closed) hub.detach(attached);
-    else client = attached;
+    try {
+      const attached = await hub.attach({ filter: filterOf(req.query), send: (_a, frame) => enqueue(frame), sendRaw: enqueue, busy, drained, close, isClosed: () => closed }, lastEventId);
+      if (closed) hub.detach(attached);
+      else client = attached;
+    } catch (err) {
+      // The catch-up could not read the database: the client resumes with Last-Event-ID.
+      log?.warn({ err: (err as Error).message }, 'SSE catch-up failed; stream closed (the client resumes with Last-Event-ID)');
+      close();
+    }
   });
 
   app.get<{ Params: { id: string } }>('/v1/alerts/:id', async (req, reply) => {

@@ -23,6 +23,8 @@ async function publishThrough(n: number, faultAfter: number, fault: () => Promis
   const producer = createProducer({ institution: 'CONRED', brokers: proxy.brokers, topicPrefix: env.prefix, autoRegister: true, registryUrl: endpoints.registryUrl, deliveryTimeoutMs, lingerMs: 2 });
   const resolved = new Set<string>();
   const rejected = new Set<string>();
+  /** Why publishes were rejected (distinct messages), so a failing assertion says why. */
+  const reasons = new Set<string>();
   const other: unknown[] = [];
   const all: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
@@ -31,14 +33,18 @@ async function publishThrough(n: number, faultAfter: number, fault: () => Promis
     all.push(
       producer.publish('conred.incident.reported', e).then(
         () => void resolved.add(e.eventId),
-        (err: unknown) => void (isBusError(err, 'BUS_ERR_BROKER_UNAVAILABLE') ? rejected.add(e.eventId) : other.push(err)),
+        (err: unknown) => {
+          if (!isBusError(err, 'BUS_ERR_BROKER_UNAVAILABLE')) return void other.push(err);
+          rejected.add(e.eventId);
+          reasons.add((err as Error).message);
+        },
       ),
     );
     await new Promise((r) => setTimeout(r, everyMs));
   }
   await Promise.all(all);
   const report = await producer.close();
-  return { resolved, rejected, other, report };
+  return { resolved, rejected, reasons, other, report };
 }
 
 async function topicCounts(): Promise<Map<string, number>> {
@@ -50,11 +56,13 @@ async function topicCounts(): Promise<Map<string, number>> {
 describe('producer with the broker taken away mid-stream', () => {
   it('a short outage within the retry budget: every publish resolves, each event exactly once in the topic', async () => {
     const before = await topicCounts();
-    const { resolved, rejected, other } = await publishThrough(200, 100, async () => {
+    const { resolved, rejected, reasons, other } = await publishThrough(200, 100, async () => {
       await proxy.cut();
       setTimeout(() => void proxy.restore(), 1_500);
     }, 20_000);
     expect(other).toEqual([]);
+    // Once in a CI run on a loaded 2-core machine one batch (49 events) was rejected here: the reasons say why next time.
+    expect([...reasons]).toEqual([]);
     expect(rejected.size).toBe(0);
     expect(resolved.size).toBe(200);
     const counts = await topicCounts();

@@ -80,8 +80,6 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
   let ring: RingEntry[] = [];
   /** Every alert with seq > ringBase is in the ring. */
   let ringBase = 0n;
-  /** The newest alert in the ring (what the hub has seen, even mid-page). */
-  let newest = 0n;
   let lastSeq = 0n;
   let listener: pg.Client | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -128,8 +126,7 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
         await client.drained?.();
         continue;
       }
-      // `newest`, not lastSeq: a catch-up can start in the middle of a page the hub is delivering.
-      if (client.cursor >= ringBase && newest - client.cursor <= LIVE_GAP) break;
+      if (client.cursor >= ringBase && newestSeen() - client.cursor <= LIVE_GAP) break;
       const step =
         client.cursor < ringBase
           ? (await o.store.after(client.cursor.toString(), CATCH_UP_PAGE)).map((a) => ({ a, frame: sseFrame(a) }))
@@ -143,6 +140,11 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     // Synchronous from here: the ring holds every alert after ringBase that the hub has seen.
     for (const e of ringAfter(client.cursor, ring.length)) deliver(client, e.a, e.frame);
     client.live = true;
+  }
+
+  /** The newest alert the hub has seen: the ring's last, not lastSeq (a catch-up can start in the middle of a page the hub is delivering). */
+  function newestSeen(): bigint {
+    return ring.length > 0 ? ring[ring.length - 1]!.seq : lastSeq;
   }
 
   /** Up to `n` ring entries after `cursor` (the ring is in seq order). */
@@ -163,8 +165,7 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
       if (rows.length === 0) return;
       for (const a of rows) {
         const frame = sseFrame(a);
-        newest = BigInt(a.seq);
-        ring.push({ a, seq: newest, frame });
+        ring.push({ a, seq: BigInt(a.seq), frame });
         for (const c of clients) if (c.live) deliverLive(c, a, frame);
       }
       lastSeq = BigInt(rows[rows.length - 1]!.seq);
@@ -227,7 +228,6 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     async start() {
       lastSeq = BigInt(await o.store.maxSeq());
       ringBase = lastSeq;
-      newest = lastSeq;
       await listen();
       const poll = () => {
         pollTimer = setTimeout(() => {

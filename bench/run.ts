@@ -138,8 +138,14 @@ try {
     report.add('pg_copy_events_per_s', copyEventsMedian, 'events/s', null, {
       note: `the store's ceiling in events: events whose rows pg_copy_rows_per_s copies per second; median of ${copyEvents.length} rounds (${list(copyEvents)})`,
     });
+    const copyIndexed = rounds.map((x) => x.pgCopyIndexedEventsPerS);
+    const copyCpu = (k: keyof ProjectionRound['copyCpuUsPerEvent']) => median(rounds.map((x) => x.copyCpuUsPerEvent[k])).toFixed(1);
+    report.add('pg_copy_indexed_events_per_s', median(copyIndexed), 'events/s', 'pg_copy_events_per_s', {
+      pairedRatio: median(copyIndexed.map((x, i) => x / copyEvents[i]!)),
+      note: `the same COPY into staging tables carrying every index of the store's tables (made non-unique: the backlog repeats some keys across chunks), on the same fresh database: what the store's indexes alone cost, with no Kafka, decoding, merge or offsets, so a bound on any projector into this store; median of ${copyIndexed.length} rounds (${list(copyIndexed)}); ratio = median of per-round ratios to pg_copy_events_per_s (${list(copyIndexed.map((x, i) => x / copyEvents[i]!), 3)}); PostgreSQL backend CPU per event (medians): ${copyCpu('indexed')} µs indexed, ${copyCpu('unindexed')} µs unindexed`,
+    });
     report.add('projection_events_per_s', median(projected), 'events/s', rawIsSlower ? 'raw_kafkajs_consume_per_s' : 'pg_copy_events_per_s', {
-      compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_events_per_s'],
+      compareTo: ['raw_kafkajs_consume_per_s', 'pg_copy_events_per_s', 'pg_copy_indexed_events_per_s'],
       pairedRatio: median(projected.map((p, i) => p / ceilings[i]!)),
       note: `decode + validate + one-transaction batches with offsets, ${Math.round(backlog.meanValueBytes)}-byte values; median of ${projected.length} rounds (${list(projected)}); ratio = median of the per-round ratios to the slower ceiling's figure of the same round (${list(projected.map((p, i) => p / ceilings[i]!), 3)}); CPU per event (medians): projector ${cpu('projector')} µs, its PostgreSQL backends ${cpu('postgres')} µs, whole machine ${cpu('machine')} µs`,
     });

@@ -244,17 +244,26 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
       waiters = [];
       for (const w of all) w();
     };
+    // A client whose writes make no progress for sseStallMs is closed; it resumes with Last-Event-ID.
+    const armStallTimer = () => {
+      stalled ??= setTimeout(() => {
+        log?.warn({ bufferedBytes: res.writableLength, stalledMs: o.sseStallMs }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
+        close();
+      }, o.sseStallMs);
+    };
     // A client that stops reading must not make the server buffer without bound: past the cap
     // the response is destroyed and the client resumes with Last-Event-ID (nothing is lost).
     const write = (chunk: string) => {
       if (closed) return;
       unflushed++;
-      res.write(chunk, () => {
+      const accepted = res.write(chunk, () => {
         unflushed--;
         if (unflushed === 0) wake();
         // Progress: a client that takes its bytes, however slowly, is not stalled.
         else if (stalled) stalled.refresh();
       });
+      // Bytes now wait in the process: from here on the client must keep taking them.
+      if (!accepted) armStallTimer();
       if (res.writableLength > o.sseMaxBufferedBytes) {
         log?.warn({ bufferedBytes: res.writableLength }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
         close();
@@ -292,10 +301,7 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     const drained = () => {
       flush();
       if (closed || unflushed === 0) return Promise.resolve();
-      stalled ??= setTimeout(() => {
-        log?.warn({ bufferedBytes: res.writableLength, stalledMs: o.sseStallMs }, 'SSE client is not reading; stream closed (it resumes with Last-Event-ID)');
-        close();
-      }, o.sseStallMs);
+      armStallTimer();
       return new Promise<void>((resolve) => waiters.push(resolve));
     };
     try {

@@ -126,28 +126,43 @@ describe('push server', () => {
     expect(bad.status).toBe(400);
   });
 
-  // Regression: res.write() results were ignored, so a client that stopped reading made
-  // the server buffer every alert for it, without bound. Now its unsent bytes stay under the cap
-  // (past a quarter of it, the hub waits for the client) and the stream is closed once it takes nothing for sseStallMs.
-  it('SSE closes a stream whose client stops reading', async () => {
-    const capped = buildPushServer({ databaseUrl, ...FAST_PUSH, sseMaxBufferedBytes: 64 * 1024, sseStallMs: 1_000 });
-    const cappedUrl = new URL(await capped.listen({ host: '127.0.0.1', port: 0 }));
-    const clients = async () => (await capped.inject({ method: 'GET', url: '/health' })).json<{ sseClients: number }>().sseClients;
-    // A raw client that sends the request and then never reads.
-    const socket = connect(Number(cappedUrl.port), cappedUrl.hostname);
+  /**
+   * Starts a push server with `extra`, attaches a raw SSE client that sends its request and then never
+   * reads, stores alerts 400 at a time (up to 8,000: enough to fill the kernel's socket buffers, several
+   * MiB on loopback) until the server has no SSE client left, and waits for that.
+   */
+  async function expectNonReaderClosed(extra: PushServerOptions): Promise<void> {
+    const server = buildPushServer({ databaseUrl, ...FAST_PUSH, ...extra });
+    const serverUrl = new URL(await server.listen({ host: '127.0.0.1', port: 0 }));
+    const clients = async () => (await server.inject({ method: 'GET', url: '/health' })).json<{ sseClients: number }>().sseClients;
+    const socket = connect(Number(serverUrl.port), serverUrl.hostname);
     socket.on('error', () => undefined);
     await new Promise<void>((r) => socket.once('connect', () => r()));
     socket.pause();
-    socket.write(`GET /v1/alerts/stream HTTP/1.1\r\nhost: ${cappedUrl.host}\r\nauthorization: Bearer ${TOKEN}\r\naccept: text/event-stream\r\n\r\n`);
+    socket.write(`GET /v1/alerts/stream HTTP/1.1\r\nhost: ${serverUrl.host}\r\nauthorization: Bearer ${TOKEN}\r\naccept: text/event-stream\r\n\r\n`);
     try {
       await waitFor(async () => (await clients()) === 1, 5_000, 'stream attached');
-      // Enough alerts to fill the kernel's socket buffers (several MiB on loopback) and then the cap.
       for (let i = 0; i < 20 && (await clients()) > 0; i++) await raise(400);
       await waitFor(async () => (await clients()) === 0, 10_000, 'stalled stream closed');
     } finally {
       socket.destroy();
-      await capped.close();
+      await server.close();
     }
+  }
+
+  // Regression: res.write() results were ignored, so a client that stopped reading made
+  // the server buffer every alert for it, without bound. Now its unsent bytes stay under the cap
+  // (past a quarter of it, the hub waits for the client) and the stream is closed once it takes nothing for sseStallMs.
+  it('SSE closes a stream whose client stops reading', async () => {
+    await expectNonReaderClosed({ sseMaxBufferedBytes: 64 * 1024, sseStallMs: 1_000 });
+  });
+
+  // Regression: the stall timer only started once a quarter of the cap was unsent, so with a large cap a
+  // live client that stopped reading was never closed while its unsent bytes stayed under that quarter
+  // (8,000 alerts are about 12 MB, far below a quarter of 256 MiB). It now starts as soon as the socket
+  // refuses more (write() returns false).
+  it('SSE closes a live stream whose client stops reading, even far below a quarter of the cap', async () => {
+    await expectNonReaderClosed({ sseMaxBufferedBytes: 256 * 1024 * 1024, sseStallMs: 1_000 });
   });
 
   // Regression: a burst of alerts (the hub reads up to 1,000 at a time) and a resume from far behind were

@@ -200,17 +200,36 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     return running;
   }
 
-  async function listen(): Promise<void> {
+  /**
+   * Connects the LISTEN client (new alerts then arrive at once; the poll covers the gaps). A lost or
+   * failed connection is retried every second; the first attempt (at start) throws instead.
+   */
+  async function listen(initial = false): Promise<void> {
     if (stopped) return;
     const c = new pg.Client({ connectionString: o.databaseUrl });
-    c.on('error', () => undefined);
-    c.on('end', () => {
+    let retrying = false;
+    const retry = () => {
       if (listener === c) listener = undefined;
-      if (!stopped) setTimeout(() => void listen().catch(() => undefined), 1_000);
-    });
+      if (retrying || stopped) return;
+      retrying = true;
+      setTimeout(() => void listen(), 1_000);
+    };
+    c.on('error', () => undefined);
+    c.on('end', retry);
     c.on('notification', () => void tick());
-    await c.connect();
-    await c.query(`LISTEN "${alertsChannel(o.store.schema)}"`);
+    try {
+      await c.connect();
+      await c.query(`LISTEN "${alertsChannel(o.store.schema)}"`);
+    } catch (err) {
+      // No retry after a failed start: the caller gets the error.
+      if (initial) retrying = true;
+      else o.logger?.warn({ err: (err as Error).message }, 'listening for new alerts failed; retrying (the poll delivers them meanwhile)');
+      await c.end().catch(() => undefined);
+      if (initial) throw err;
+      return retry();
+    }
+    // Stopped while connecting: nothing may stay open.
+    if (stopped) return void (await c.end().catch(() => undefined));
     listener = c;
     void tick();
   }
@@ -228,7 +247,7 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
     async start() {
       lastSeq = BigInt(await o.store.maxSeq());
       ringBase = lastSeq;
-      await listen();
+      await listen(true);
       const poll = () => {
         pollTimer = setTimeout(() => {
           void tick().finally(() => {

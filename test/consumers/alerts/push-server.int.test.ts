@@ -126,6 +126,30 @@ describe('push server', () => {
     expect(bad.status).toBe(400);
   });
 
+  // The LISTEN connection is what makes delivery immediate (the poll is the fallback): a lost one is
+  // connected again, and closing the server leaves none open.
+  it('SSE: a lost LISTEN connection is made again, alerts stay immediate, and closing leaves none open', async () => {
+    const listening = async () => (await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`)).rows.map((r) => r.pid);
+    const before = await listening();
+    const server = buildPushServer({ databaseUrl, ...FAST_PUSH, pollMs: 600_000 });
+    const serverUrl = await server.listen({ host: '127.0.0.1', port: 0 });
+    let client: Awaited<ReturnType<typeof sseClient>> | undefined;
+    try {
+      await waitFor(async () => (await listening()).length === before.length + 1, 5_000, 'listening');
+      const first = (await listening()).filter((pid) => !before.includes(pid));
+      client = await sseClient(serverUrl);
+      await pool.query(`SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid`, [first]);
+      await waitFor(async () => (await listening()).filter((pid) => !before.includes(pid) && !first.includes(pid)).length === 1, 5_000, 'listening again');
+      await raise(3);
+      // With the poll 10 minutes away, only a notification can bring them.
+      await waitFor(async () => client!.alerts().length >= 3, 5_000, 'alerts after the reconnection');
+    } finally {
+      client?.close();
+      await server.close();
+    }
+    await waitFor(async () => (await listening()).filter((pid) => !before.includes(pid)).length === 0, 5_000, 'no LISTEN connection left');
+  });
+
   /**
    * Starts a push server with `extra`, attaches a raw SSE client that sends its request and then never
    * reads, stores alerts 400 at a time (up to 8,000: enough to fill the kernel's socket buffers, several

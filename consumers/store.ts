@@ -279,8 +279,9 @@ export async function writeBatch(
           `INSERT INTO ${qualified(schema, EVENT_LOG.name)} (${u.names}) ${u.select} ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
         );
         const ids = new Set(inserted.rows.map((r) => r.event_id));
-        // A batch can repeat an id too (a producer retry): project the first copy only.
-        fresh = events.filter((ev) => ids.delete(ev.envelope.eventId));
+        // A batch can repeat an id too (a producer retry): project the first copy only. PostgreSQL returns
+        // uuids in lower case, and an upper-case id is valid: compared as it returns them.
+        fresh = events.filter((ev) => ids.delete(ev.envelope.eventId.toLowerCase()));
       }
     }
 
@@ -373,8 +374,9 @@ const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPI
  */
 export function isTransientStoreError(err: unknown): boolean {
   if (err instanceof BusError) return err.retriable;
-  const e = err as { code?: string; message?: string };
-  const code = e?.code ?? '';
+  const e = err as { code?: unknown; message?: string };
+  // kafkajs protocol errors (the dead-letter producer) carry a numeric code: not a store code.
+  const code = typeof e?.code === 'string' ? e.code : '';
   if (TRANSIENT_CODES.has(code) || code.startsWith('08') || code.startsWith('53')) return true;
   const msg = e?.message ?? '';
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|ECONNREFUSED/i.test(msg);

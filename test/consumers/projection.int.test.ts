@@ -212,6 +212,26 @@ describe('projector: given / when / then per event type', () => {
     expect(await ctx.query('SELECT last_event_id FROM store.incidents WHERE incident_id = $1', [incident.incidentId])).toEqual([{ last_event_id: incident.eventId }]);
   });
 
+  // Regression: PostgreSQL returns uuids in lower case, so on the staging path an upper-case event id (valid)
+  // was logged and its offset committed while its state row was never written.
+  it('an upper-case event id in a batch that takes the staging path is projected like any other', async () => {
+    const claim = await claimPartition(ctx.pool, 'store', 'upper-test', 'upper-test', 0, 'm');
+    const upper = sampleEvent('mingob.arrest-warrant.issued', { eventId: crypto.randomUUID().toUpperCase(), occurredAt: at(3) });
+    const other = sampleEvent('mingob.arrest-warrant.issued', { occurredAt: at(3) });
+    const asStored = (data: EventDataMap['mingob.arrest-warrant.issued'], offset: number) =>
+      ({ envelope: { eventId: data.eventId, eventType: 'mingob.arrest-warrant.issued', source: 'MINGOB', occurredAt: data.occurredAt, topic: 'upper-test', partition: 0, offset: String(offset), schemaId: 1, entityKey: data.warrantId }, data }) as StoredEvent;
+    const client = await ctx.pool.connect();
+    try {
+      // The repeated event (a producer retry inside the batch) sends the event log through staging.
+      const result = await writeBatch(client, 'store', [asStored(upper, 0), asStored(other, 1), asStored(other, 2)], [], { groupId: 'upper-test', topic: 'upper-test', partition: 0, nextOffset: '3', fence: claim.fence });
+      expect(result).toEqual({ newEvents: 2, rows: 2 });
+    } finally {
+      client.release();
+    }
+    const warrants = await ctx.query('SELECT warrant_id FROM store.arrest_warrants WHERE warrant_id = ANY($1) ORDER BY warrant_id', [[upper.warrantId, other.warrantId]]);
+    expect(warrants.map((w) => w.warrant_id)).toEqual([upper.warrantId, other.warrantId].sort());
+  });
+
   it('state rows by direct COPY or by upsert: batches of new entities, of known ones and of both give the same state, each path as the policy says', async () => {
     // A schema of its own: the write policy is per table of a schema, and this test follows it from the start.
     const schema = `direct_${Date.now().toString(36)}`;

@@ -1,6 +1,6 @@
-/** COPY's text format as the store writes it (the round trip through PostgreSQL is in projection.int.test.ts). */
+/** COPY's text format as the store writes it (the round trip through PostgreSQL is in projection.int.test.ts), and how store errors are classified. */
 import { describe, expect, it } from 'vitest';
-import { copyValue, encodeCopyText } from '../../consumers/store.ts';
+import { copyValue, encodeCopyText, isTransientStoreError } from '../../consumers/store.ts';
 
 describe('copyValue', () => {
   it('writes null and undefined as \\N, and a literal "\\N" text escaped so it stays text', () => {
@@ -49,5 +49,16 @@ describe('encodeCopyText', () => {
       y: rand(5) === 0 ? null : Array.from({ length: rand(8) }, () => alphabet[rand(alphabet.length)]).join(''),
     }));
     expect(encodeCopyText(columns, rows).toString('utf8')).toBe(oracle(columns, rows));
+  });
+});
+
+describe('isTransientStoreError', () => {
+  // Regression: a kafkajs protocol error (the dead-letter producer's, e.g. MESSAGE_TOO_LARGE) has a numeric code,
+  // and `code.startsWith` threw a TypeError that crashed the consumer for good.
+  it('tells store outages from refusals, and takes errors with a numeric code without throwing', () => {
+    expect(isTransientStoreError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isTransientStoreError(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
+    expect(isTransientStoreError(Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' }))).toBe(false);
+    expect(isTransientStoreError(Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { code: 10, type: 'MESSAGE_TOO_LARGE' }))).toBe(false);
   });
 });

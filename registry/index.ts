@@ -90,7 +90,7 @@ function encodeElsewhere(schemaId: number, type: Encodable, data: unknown, frame
 }
 
 /** Why a message could not be decoded; part of the dead-letter headers. */
-export type DecodeFailure = 'magic-byte' | 'unknown-schema-id' | 'truncated' | 'avro' | 'unknown-record';
+export type DecodeFailure = 'magic-byte' | 'unknown-schema-id' | 'unusable-schema' | 'truncated' | 'avro' | 'unknown-record';
 
 /** Thrown by `decode` when a message is not a valid Confluent-framed Avro record we know. */
 export class DecodeError extends BusError {
@@ -195,8 +195,14 @@ export function createRegistry(url: string): RegistryClient {
           const r = await http(`/schemas/ids/${id}`);
           if (r.status === 404) throw new DecodeError('unknown-schema-id', `schema id ${id} is not in the registry`);
           if (!r.ok) throw new BusError('BUS_ERR_REGISTRY_UNAVAILABLE', `registry answered HTTP ${r.status} for schema id ${id}`);
-          const body = (await r.json()) as { schema: string };
-          return JSON.parse(body.schema) as object;
+          const body = (await r.json()) as { schema: string; schemaType?: string };
+          // A JSON Schema or Protobuf artifact (or anything that is not Avro) can never be decoded: poison, not an outage.
+          if (body.schemaType !== undefined && body.schemaType !== 'AVRO') throw new DecodeError('unusable-schema', `schema id ${id} is ${body.schemaType}, not Avro`);
+          try {
+            return JSON.parse(body.schema) as object;
+          } catch (err) {
+            throw new DecodeError('unusable-schema', `schema id ${id} is not an Avro schema (not JSON)`, err);
+          }
         })();
         writers.set(id, p);
         p.catch(() => writers.delete(id));
@@ -242,7 +248,16 @@ export function createDecoder(options: DecoderOptions): {
     if (!p) {
       p = (async () => {
         const schema = await options.registry.writerSchema(id);
-        const writer = avro.Type.forSchema(schema as avro.Schema, { logicalTypes: options.logicalTypes as never });
+        // A schema avsc cannot read, or cannot resolve into the reader of its name, makes every message
+        // written with it undecodable: a DecodeError (dead letter), never a retry that stalls the partition.
+        const unusable = <T>(what: string, make: () => T): T => {
+          try {
+            return make();
+          } catch (err) {
+            throw new DecodeError('unusable-schema', `schema id ${id} ${what}: ${(err as Error).message}`, err);
+          }
+        };
+        const writer = unusable('is not a valid Avro schema', () => avro.Type.forSchema(schema as avro.Schema, { logicalTypes: options.logicalTypes as never }));
         const name = writer.name ?? '';
         const reader = options.readerTypes?.get(name);
         let entry: Entry;
@@ -250,7 +265,7 @@ export function createDecoder(options: DecoderOptions): {
           // Written with the reader's own schema (the usual case): no resolver layer on every field.
           entry = { name, read: (body) => reader.fromBuffer(body) };
         } else if (reader) {
-          const resolver = reader.createResolver(writer);
+          const resolver = unusable(`cannot be read as the current ${name}`, () => reader.createResolver(writer));
           entry = { name, read: (body) => reader.fromBuffer(body, resolver) };
         } else if (options.readerTypes) {
           throw new DecodeError('unknown-record', `schema id ${id} is record ${name}, which this reader does not know`);

@@ -9,7 +9,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProjector, DEAD_LETTER_HEADERS, DEAD_LETTER_TOPIC, migrate, type Projector } from '../../consumers/index.ts';
 import { getContract, sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
-import { createKafka } from '../../core/index.ts';
+import { createKafka, readEndpoints } from '../../core/index.ts';
 import { encodeWire } from '../../registry/index.ts';
 import { countRows, createPgProxy, createTestContext, drained, mixedEvents, waitFor, type TestContext } from './support.ts';
 
@@ -105,9 +105,18 @@ describe('projector under faults', () => {
     const badCui = good({ person: { ...good().person, cui: '1680352240101' } });
     await ctx.publishRaw(topic, 'w-1', Buffer.from('not avro at all'));
     await ctx.publishRaw(topic, 'w-1', encodeWire(987_654_321, body));
+    // A schema id that is not Avro (a JSON Schema artifact): it stalled the partition, retried for ever.
+    const registered = await fetch(`${readEndpoints().registryUrl}/subjects/${ctx.prefix}poison-json-value/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify({ type: 'object', properties: { a: { type: 'string' } } }) }),
+    });
+    expect(registered.ok).toBe(true);
+    const jsonSchemaId = ((await registered.json()) as { id: number }).id;
+    await ctx.publishRaw(topic, 'w-1', encodeWire(jsonSchemaId, body));
     await ctx.publishRaw(topic, 'w-1', encodeWire(id, body.subarray(0, body.length - 30)));
     await ctx.publishRaw(topic, 'w-1', encodeWire(id, c.avroType.toBuffer(badCui)));
-    poisonMessages += 4;
+    poisonMessages += 5;
     const after = good({ warrantId: 'w-1' });
     await ctx.publish(type, after);
     published.push(after.eventId);
@@ -122,7 +131,7 @@ describe('projector under faults', () => {
     await consumer.subscribe({ topic: ctx.prefix + DEAD_LETTER_TOPIC, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void dlq.push(message) });
     try {
-      await waitFor(async () => dlq.length >= 4, 30_000, 'four dead letters');
+      await waitFor(async () => dlq.length >= 5, 30_000, 'five dead letters');
     } finally {
       await consumer.disconnect();
     }
@@ -134,6 +143,7 @@ describe('projector under faults', () => {
     expect(letters.map((l) => [l.code, l.reason])).toEqual([
       ['BUS_ERR_DECODE', 'magic-byte'],
       ['BUS_ERR_DECODE', 'unknown-schema-id'],
+      ['BUS_ERR_DECODE', 'unusable-schema'],
       ['BUS_ERR_DECODE', 'truncated'],
       ['BUS_ERR_VALIDATION', 'rule'],
     ]);
@@ -143,7 +153,7 @@ describe('projector under faults', () => {
       expect(l.message).not.toContain('1680352240101'); // no personal data in the message
       expect(l.message).not.toContain('Núñez');
     }
-    expect(await ctx.query('SELECT error_code, reason FROM poison.dead_letters ORDER BY "offset"')).toHaveLength(4);
+    expect(await ctx.query('SELECT error_code, reason FROM poison.dead_letters ORDER BY "offset"')).toHaveLength(5);
   }, 90_000);
 
   it('a row PostgreSQL refuses (constraint) is isolated and dead-lettered as store-rejected; its neighbours are projected', async () => {

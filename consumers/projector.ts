@@ -14,7 +14,7 @@
  *   heartbeating: offsets never advance and nothing is dead-lettered for it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import pg from 'pg';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { loadCatalog, type Catalog } from '../catalog/index.ts';
@@ -45,6 +45,19 @@ export const DEAD_LETTER_HEADERS = {
   message: 'dlq_error_message',
   group: 'dlq_consumer_group',
 } as const;
+
+/**
+ * Bytes of dead letters per produce request, well under the broker's default maximum message size
+ * (1 MiB per record batch), with room for the headers added to each letter.
+ */
+const DEAD_LETTER_REQUEST_BYTES = 256 * 1024;
+
+/** A dead letter's size, roughly: its key, value and headers plus the headers added to it. */
+function letterBytes(message: Batch['messages'][number]): number {
+  let n = 512 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+  for (const [k, v] of Object.entries(message.headers ?? {})) n += k.length + (Array.isArray(v) ? v.reduce((a, x) => a + (x?.length ?? 0), 0) : (v?.length ?? 0));
+  return n;
+}
 
 /** Projector defaults, with units in the names. */
 export const PROJECTOR_DEFAULTS = {
@@ -256,28 +269,35 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
   async function sendDeadLetters(batch: Batch, letters: { message: Batch['messages'][number]; row: DeadLetterRow }[]): Promise<void> {
     const pending = letters.filter((l) => !sentDeadLetters.has(`${batch.topic}:${batch.partition}:${l.row.offset}`));
     if (pending.length === 0) return;
-    await producer!.send({
-      topic: deadLetterTopic,
-      acks: -1,
-      messages: pending.map(({ message, row }) => ({
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...(message.headers as IHeaders),
-          [DEAD_LETTER_HEADERS.topic]: batch.topic,
-          [DEAD_LETTER_HEADERS.partition]: String(batch.partition),
-          [DEAD_LETTER_HEADERS.offset]: row.offset,
-          [DEAD_LETTER_HEADERS.code]: row.errorCode,
-          [DEAD_LETTER_HEADERS.reason]: row.reason,
-          [DEAD_LETTER_HEADERS.message]: row.message,
-          [DEAD_LETTER_HEADERS.group]: opts.groupId,
-        },
-      })),
+    const letter = ({ message, row }: (typeof pending)[number]): Message => ({
+      key: message.key,
+      value: message.value,
+      headers: {
+        ...(message.headers as IHeaders),
+        [DEAD_LETTER_HEADERS.topic]: batch.topic,
+        [DEAD_LETTER_HEADERS.partition]: String(batch.partition),
+        [DEAD_LETTER_HEADERS.offset]: row.offset,
+        [DEAD_LETTER_HEADERS.code]: row.errorCode,
+        [DEAD_LETTER_HEADERS.reason]: row.reason,
+        [DEAD_LETTER_HEADERS.message]: row.message,
+        [DEAD_LETTER_HEADERS.group]: opts.groupId,
+      },
     });
-    for (const l of pending) {
-      sentDeadLetters.add(`${batch.topic}:${batch.partition}:${l.row.offset}`);
-      m.deadLetters.inc({ code: l.row.errorCode, reason: l.row.reason });
-      log?.warn({ topic: batch.topic, partition: batch.partition, offset: l.row.offset, code: l.row.errorCode, reason: l.row.reason, err: l.row.message }, 'message dead-lettered');
+    // One request per DEAD_LETTER_REQUEST_BYTES at most: a chunk's letters in one request (thousands of
+    // poison messages with one key land in one record batch) passed the broker's maximum message size.
+    for (let i = 0; i < pending.length; ) {
+      const group: typeof pending = [];
+      let bytes = 0;
+      for (; i < pending.length && (group.length === 0 || bytes + letterBytes(pending[i]!.message) <= DEAD_LETTER_REQUEST_BYTES); i++) {
+        bytes += letterBytes(pending[i]!.message);
+        group.push(pending[i]!);
+      }
+      await producer!.send({ topic: deadLetterTopic, acks: -1, messages: group.map(letter) });
+      for (const l of group) {
+        sentDeadLetters.add(`${batch.topic}:${batch.partition}:${l.row.offset}`);
+        m.deadLetters.inc({ code: l.row.errorCode, reason: l.row.reason });
+        log?.warn({ topic: batch.topic, partition: batch.partition, offset: l.row.offset, code: l.row.errorCode, reason: l.row.reason, err: l.row.message }, 'message dead-lettered');
+      }
     }
   }
 

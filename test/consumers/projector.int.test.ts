@@ -156,6 +156,32 @@ describe('projector under faults', () => {
     expect(await ctx.query('SELECT error_code, reason FROM poison.dead_letters ORDER BY "offset"')).toHaveLength(5);
   }, 90_000);
 
+  // Regression: a chunk's dead letters went out in one produce request; thousands of poison messages with one
+  // key made one record batch past the broker's maximum message size, so none was dead-lettered and the
+  // partition stopped. They now go in requests of bounded size.
+  it('thousands of poison messages with one key are all dead-lettered, and the good message after them is projected', async () => {
+    const schema = 'bulkpoison';
+    const type = 'minex.citizen-abroad.registered' as const;
+    const topic = ctx.topicOf(type);
+    const n = 6_000;
+    const producer = createKafka({ clientId: 'test-bulk-poison' }).producer();
+    await producer.connect();
+    try {
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, () => ({ key: 'same-key', value: Buffer.from('x') })) });
+    } finally {
+      await producer.disconnect();
+    }
+    poisonMessages += n;
+    // Behind them on the same partition (same key), a good event.
+    const after = sampleEvent(type);
+    await ctx.publishRaw(topic, 'same-key', encodeWire(await ctx.schemaId(type), getContract(type).avroType.toBuffer(after)));
+    published.push(after.eventId);
+    const projector = start('bulk-poison-test', { schema, topics: ['sns.minex.guatemalans-abroad.v1'] });
+    await projector.start();
+    await waitFor(async () => (await ctx.query(`SELECT 1 FROM bulkpoison.event_log WHERE event_id = $1`, [after.eventId])).length === 1, 30_000, 'the good event behind them');
+    expect(await ctx.query(`SELECT reason, count(*)::int AS n FROM bulkpoison.dead_letters GROUP BY reason`)).toEqual([{ reason: 'magic-byte', n }]);
+  }, 90_000);
+
   it('a row PostgreSQL refuses (constraint) is isolated and dead-lettered as store-rejected; its neighbours are projected', async () => {
     const schema = 'refusal';
     const group = 'refusal-test';

@@ -20,6 +20,8 @@ const sessionTimeoutMs = Number(process.env.PROJECTOR_SESSION_TIMEOUT_MS ?? 0);
 
 const projector = createProjector({
   logger: log,
+  // A consumer kafkajs will not restart consumes nothing more: exit, so the failure shows (and a supervisor restarts it).
+  onFatal: () => process.exit(1),
   ...(process.env.PROJECTOR_GROUP_ID ? { groupId: process.env.PROJECTOR_GROUP_ID } : {}),
   ...(process.env.PROJECTOR_CONCURRENCY ? { partitionsConsumedConcurrently: Number(process.env.PROJECTOR_CONCURRENCY) } : {}),
   ...(sessionTimeoutMs ? { sessionTimeoutMs, heartbeatIntervalMs: Math.max(100, Math.min(3_000, Math.floor(sessionTimeoutMs / 3))) } : {}),

@@ -112,6 +112,12 @@ export interface ProjectorOptions {
   metricsRegistry?: Registry;
   /** Fault injection for tests: called after each DB commit, before the Kafka commit. */
   afterDbCommit?: () => void;
+  /**
+   * Called when the consumer has crashed and kafkajs will not restart it (the projector then consumes
+   * nothing more); `npm run projector` exits, so the failure shows instead of a process that serves
+   * metrics with its lag frozen.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** Lag of one partition from the store's point of view. */
@@ -469,6 +475,11 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
         maxBytesPerPartition: opts.maxBytesPerPartition,
         maxBytes: opts.maxBytesPerPartition * 8,
         retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (e.payload.restart) return;
+        log?.error({ err: e.payload.error.message, group: opts.groupId }, 'consumer crashed and will not restart');
+        options.onFatal?.(e.payload.error);
       });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         // A new generation: every assigned partition is claimed again, fencing whoever had it.

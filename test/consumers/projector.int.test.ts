@@ -182,6 +182,28 @@ describe('projector under faults', () => {
     expect(await ctx.query(`SELECT reason, count(*)::int AS n FROM bulkpoison.dead_letters GROUP BY reason`)).toEqual([{ reason: 'magic-byte', n }]);
   }, 90_000);
 
+  // A consumer kafkajs will not restart left the process up with its lag frozen: the projector now says so
+  // (`npm run projector` exits on it). The fault: a TypeError thrown inside eachBatch, after the DB commit.
+  it('a consumer crash kafkajs does not restart from is reported through onFatal', async () => {
+    let fatal: Error | undefined;
+    const projector = start('fatal-test', {
+      schema: 'fatal',
+      topics: ['sns.mingob.arrest-warrants.v1'],
+      afterDbCommit: () => {
+        throw new TypeError('injected fault');
+      },
+      onFatal: (err) => {
+        fatal = err;
+      },
+    });
+    await projector.start();
+    const ev = sampleEvent('mingob.arrest-warrant.issued');
+    await ctx.publish('mingob.arrest-warrant.issued', ev);
+    published.push(ev.eventId);
+    await waitFor(async () => fatal !== undefined, 30_000, 'onFatal');
+    expect(fatal!.message).toContain('injected fault');
+  }, 60_000);
+
   it('a row PostgreSQL refuses (constraint) is isolated and dead-lettered as store-rejected; its neighbours are projected', async () => {
     const schema = 'refusal';
     const group = 'refusal-test';

@@ -111,12 +111,15 @@ const IDEMPOTENT_EVENT_ID_NAMESPACE = Buffer.from('5f0b7a3e9c2d4e8a8b1f6d0c2a4e7
 
 /**
  * The event id of a body without `eventId` sent with an Idempotency-Key: a
- * UUIDv5-style (SHA-1, name-based) hash of the institution, the key and the
- * item's index in a batch (`undefined` for a single event), so every retry
- * with the same key publishes the same id (consumers deduplicate on it).
+ * UUIDv5-style (SHA-1, name-based) hash of the institution, the key, the
+ * item's index in a batch (`undefined` for a single event), the event type and
+ * the event as sent, so every retry of the same request publishes the same id
+ * (consumers deduplicate on it), while a different event sent with a key used
+ * before (after the idempotency window, when the gateway no longer answers 409)
+ * never takes the earlier event's id and is never dropped as its duplicate.
  */
-export function idempotentEventId(institution: string, idempotencyKey: string, index?: number): string {
-  const name = JSON.stringify([institution, idempotencyKey, index ?? null]);
+export function idempotentEventId(institution: string, idempotencyKey: string, eventType: string, data: unknown, index?: number): string {
+  const name = JSON.stringify([institution, idempotencyKey, index ?? null, eventType, createHash('sha256').update(JSON.stringify(data)).digest('hex')]);
   const b = createHash('sha1').update(IDEMPOTENT_EVENT_ID_NAMESPACE).update(name, 'utf8').digest().subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
@@ -124,10 +127,10 @@ export function idempotentEventId(institution: string, idempotencyKey: string, i
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** The event id to publish when the body has none: derived from the Idempotency-Key when there is one, else random. */
-function eventIdFor(req: FastifyRequest, institution: string, index?: number): string {
+/** The event id to publish when the body has none: derived from the Idempotency-Key and the event when there is a key, else random. */
+function eventIdFor(req: FastifyRequest, institution: string, eventType: string, data: unknown, index?: number): string {
   const key = req.headers['idempotency-key'];
-  return typeof key === 'string' && IDEMPOTENCY_KEY.test(key) ? idempotentEventId(institution, key, index) : randomUUID();
+  return typeof key === 'string' && IDEMPOTENCY_KEY.test(key) ? idempotentEventId(institution, key, eventType, data, index) : randomUUID();
 }
 
 /** A batch stored under an Idempotency-Key still has work to redo when an item failed retriably. */
@@ -466,7 +469,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
         summary: 'Publish one event',
         description:
           'The body is the event data as JSON, checked by the same contract and rules as the SDK. `eventId` (UUID) is generated when absent: ' +
-          'derived from the Idempotency-Key when one is sent (so retries publish the same id), else random. ' +
+          'derived from the Idempotency-Key and the event when a key is sent (so retries of the same request publish the same id), else random. ' +
           'The publishing institution is the API key\'s, never the body\'s or a header\'s.',
         tags: ['events'],
         security,
@@ -487,7 +490,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       return idempotent(req, reply, `POST /v1/events/${eventType}`, async () => {
         const data = { ...req.body };
         // Derived from the Idempotency-Key: a retry after a 503 (or a lost response) publishes the same id.
-        data.eventId ??= eventIdFor(req, institution);
+        data.eventId ??= eventIdFor(req, institution, eventType, req.body);
         const ack = await publishOne(institution, eventType, data, req.id);
         return { status: 202, body: ack, keep: true };
       });
@@ -567,7 +570,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
               try {
                 assertMayPublish(institution, item.type);
                 const data = { ...item.data };
-                data.eventId ??= eventIdFor(req, institution, index);
+                data.eventId ??= eventIdFor(req, institution, item.type, item.data, index);
                 return { index, status: 202, ...(await publishOne(institution, item.type, data, req.id)) };
               } catch (err) {
                 const bus = isBusError(err) ? err : toBusError(err as Error);

@@ -197,6 +197,32 @@ describe('Idempotency-Key', () => {
     expect(await fx.count(incidents)).toBe(count);
   });
 
+  // Regression: the derived id hashed only institution and key, so a key used again after the window (an incident
+  // number used as key for its report, then for its update a day later) gave the new event the old one's id,
+  // and consumers dropped it as a duplicate although the gateway had answered 202.
+  it('without eventId, the derived id follows the event: the same request keeps its id after the window, another event never takes it', async () => {
+    const short = await buildGateway({ pool: fx.pool, schema: fx.schema, topicPrefix: fx.prefix, autoRegister: true, apiKeyCacheMs: 0, idempotencyWindowMs: 1 });
+    try {
+      const send = (body: unknown) =>
+        short.inject({ method: 'POST', url: `/v1/events/${INCIDENT}`, headers: { 'content-type': 'application/json', authorization: `Bearer ${conredKey}`, 'idempotency-key': key }, payload: JSON.stringify(body) });
+      const key = `inc-${randomUUID()}`;
+      const event: Record<string, unknown> = { ...sampleEvent(INCIDENT) };
+      delete event.eventId;
+      const first = await send(event);
+      expect(first.statusCode).toBe(202);
+      await new Promise((r) => setTimeout(r, 20));
+      const retried = await send(event);
+      expect(retried.statusCode).toBe(202);
+      expect(retried.json().id).toBe(first.json().id);
+      await new Promise((r) => setTimeout(r, 20));
+      const other = await send({ ...event, description: 'otra' });
+      expect(other.statusCode).toBe(202);
+      expect(other.json().id).not.toBe(first.json().id);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('concurrent requests with one key publish once and answer alike', async () => {
     const key = randomUUID();
     const event = sampleEvent(INCIDENT);

@@ -281,7 +281,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       }
       if (reasons.length) {
         progress.rejected++;
-        markDone(row, `${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(reasons.join(' | '), delimiter)}\n`);
+        markDone(row, `${raw.replace(/[\r\n]+$/, '')}${delimiter}${row}${delimiter}${quote(reasons.join(' | '), delimiter)}\n`);
       } else {
         inFlight++;
         all.push(
@@ -293,7 +293,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
             (err: unknown) => {
               if (isBusError(err, 'BUS_ERR_VALIDATION')) {
                 progress.rejected++;
-                markDone(row, `${raw.replace(/\r?\n$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
+                markDone(row, `${raw.replace(/[\r\n]+$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
               } else if (isBusError(err) && !err.retriable) {
                 // Not the row's fault (schema not registered, event type not owned…): every row would
                 // fail the same way, so stop and leave the row unprocessed for the re-run.

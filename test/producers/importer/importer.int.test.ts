@@ -194,6 +194,18 @@ describe('importFile', () => {
 
   // Regression: a setup error (topic or schema missing) once turned every row into a
   // rejected row, and the checkpoint then skipped them forever.
+  // Regression: the rejects file kept the carriage return of each CRLF line before its added columns.
+  it('a CRLF file: its rejects file has the original line without its carriage return, then the row and the reason', async () => {
+    const file = join(dir, 'vehiculos-crlf.csv');
+    const { text, bad } = makeFile(40, 'crlf');
+    writeFileSync(file, text.replace(/\n/g, '\r\n'));
+    const result = await importFile({ ...common(), file });
+    expect(result).toMatchObject({ published: 40 - bad, rejected: bad });
+    const lines = readFileSync(result.rejectsFile!, 'utf8').split('\n').filter(Boolean).slice(1);
+    expect(lines).toHaveLength(bad);
+    for (const line of lines) expect(line).not.toContain('\r');
+  });
+
   it('stops on a setup error without rejecting rows, and a re-run after the fix publishes them', async () => {
     const file = join(dir, 'vehiculos-setup.csv');
     writeFileSync(file, makeFile(40, 's', 99).text);

@@ -291,20 +291,25 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     });
     // One request per DEAD_LETTER_REQUEST_BYTES at most: a chunk's letters in one request (thousands of
     // poison messages with one key land in one record batch) passed the broker's maximum message size.
-    for (let i = 0; i < pending.length; ) {
-      const group: typeof pending = [];
-      let bytes = 0;
-      for (; i < pending.length && (group.length === 0 || bytes + letterBytes(pending[i]!.message) <= DEAD_LETTER_REQUEST_BYTES); i++) {
-        bytes += letterBytes(pending[i]!.message);
-        group.push(pending[i]!);
-      }
+    let group: typeof pending = [];
+    let bytes = 0;
+    const send = async () => {
       await producer!.send({ topic: deadLetterTopic, acks: -1, messages: group.map(letter) });
       for (const l of group) {
         sentDeadLetters.add(`${batch.topic}:${batch.partition}:${l.row.offset}`);
         m.deadLetters.inc({ code: l.row.errorCode, reason: l.row.reason });
         log?.warn({ topic: batch.topic, partition: batch.partition, offset: l.row.offset, code: l.row.errorCode, reason: l.row.reason, err: l.row.message }, 'message dead-lettered');
       }
+      group = [];
+      bytes = 0;
+    };
+    for (const l of pending) {
+      const size = letterBytes(l.message);
+      if (group.length > 0 && bytes + size > DEAD_LETTER_REQUEST_BYTES) await send();
+      group.push(l);
+      bytes += size;
     }
+    await send();
   }
 
   /** Decodes and validates a chunk; poison becomes dead letters, a registry outage throws (retried). */

@@ -119,7 +119,7 @@ const IDEMPOTENT_EVENT_ID_NAMESPACE = Buffer.from('5f0b7a3e9c2d4e8a8b1f6d0c2a4e7
  * never takes the earlier event's id and is never dropped as its duplicate.
  */
 export function idempotentEventId(institution: string, idempotencyKey: string, eventType: string, data: unknown, index?: number): string {
-  const name = JSON.stringify([institution, idempotencyKey, index ?? null, eventType, createHash('sha256').update(JSON.stringify(data)).digest('hex')]);
+  const name = JSON.stringify([institution, idempotencyKey, index ?? null, requestHash(eventType, data).toString('hex')]);
   const b = createHash('sha1').update(IDEMPOTENT_EVENT_ID_NAMESPACE).update(name, 'utf8').digest().subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;

@@ -28,8 +28,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { applyTopics, loadCatalog } from '../catalog/index.ts';
 import { getContract, sampleEvent, type EventDataMap, type EventType } from '../contracts/index.ts';
 import { PROJECTED_EVENT_TYPES, projectBatch, type StoredEvent } from '../consumers/index.ts';
-import { EVENT_LOG, MIGRATORY_MOVEMENTS, type ProjectedEventType, type Row } from '../consumers/projection.ts';
-import { encodeCopyText } from '../consumers/store.ts';
+import { EVENT_LOG, MIGRATORY_MOVEMENTS, type ColumnType, type ProjectedEventType, type Row } from '../consumers/projection.ts';
+import { arrayColumns, encodeCopyText } from '../consumers/store.ts';
 import { createKafka, databaseUrlFor, readEndpoints } from '../core/index.ts';
 import { migrate } from '../migrations/index.ts';
 import { SERVICES } from '../scripts/services.ts';
@@ -193,11 +193,11 @@ export async function prepareProjectionBacklog(options: ProjectionBacklogOptions
   await producer.connect();
   // The rows the projector writes for these events (the same pure projection), per table, as COPY text.
   const copyTables = new Map<string, CopyTable>();
-  const addRows = (table: { name: string; columns: Record<string, unknown> }, rows: readonly Row[]) => {
+  const addRows = (table: { name: string; columns: Readonly<Record<string, ColumnType>> }, rows: readonly Row[]) => {
     if (rows.length === 0) return;
     let t = copyTables.get(table.name);
     if (!t) copyTables.set(table.name, (t = { table: table.name, columns: Object.keys(table.columns), chunks: [], rows: 0 }));
-    t.chunks.push(encodeCopyText(t.columns, rows));
+    t.chunks.push(encodeCopyText(t.columns, rows, arrayColumns(table)));
     t.rows += rows.length;
   };
   let valueBytes = 0;

@@ -12,6 +12,8 @@ export {
   normalizeDocumentNumber,
   PROJECTED_EVENT_TYPES,
   STATE_TABLES,
+  INCIDENTS,
+  trackedColumns,
 } from './projection.ts';
 export type { EventEnvelope, StoredEvent, ProjectedEventType, Row, StateTable, ProjectedBatch } from './projection.ts';
 export { isTransientStoreError } from './store.ts';

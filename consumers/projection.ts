@@ -3,13 +3,16 @@
  * event types it handles, and the row each one contributes to which table.
  * No I/O here, so a replay into a fresh schema computes exactly the same rows.
  *
- * Current-state tables merge rows "newest wins, older fills gaps": for each
- * column, the value of the newest event that carries one (by `occurredAt`);
- * an older event arriving late never overwrites newer state, but it can still
- * fill a column nothing newer has set (e.g. `started_at` of a late report).
- * The merge is associative, so folding a batch in memory and then merging it
- * with the stored row (in SQL, same rule) gives the same state as applying
- * the events one by one.
+ * Current-state tables merge rows column by column: each column holds the
+ * value of the newest event (by `occurredAt`) that carried one, and the
+ * row's `value_as_of` keeps, per column, when that value is from. So an
+ * older event arriving late never overwrites a newer value, but it still sets
+ * a column nothing newer has carried (e.g. `started_at` of a late report).
+ * With the "as of" kept per column, the merge is associative: folding a batch
+ * in memory and merging it with the stored row (in SQL, the same rule) gives
+ * the same state as applying the events one by one, whatever the batches.
+ * (Judged by the row's newest event instead, a newer event without a value
+ * made an older one's value stick or not depending on where batches split.)
  */
 import type {
   AlbaKenethActivated,
@@ -66,34 +69,44 @@ export interface StoredEvent<T extends ProjectedEventType = ProjectedEventType> 
 }
 
 /** PostgreSQL column types the projection writes (used to cast `unnest` arrays). */
-export type ColumnType = 'text' | 'integer' | 'double precision' | 'boolean' | 'date' | 'timestamptz' | 'jsonb' | 'uuid' | 'bigint';
+export type ColumnType = 'text' | 'integer' | 'double precision' | 'boolean' | 'date' | 'timestamptz' | 'timestamptz[]' | 'jsonb' | 'uuid' | 'bigint';
 
 /** A row: column name → value (null = "this event does not say"; objects are jsonb). */
 export type Row = Record<string, string | number | boolean | null | object>;
 
-/** A current-state table: one row per entity, merged newest-wins. */
+/** A current-state table: one row per entity, merged newest-wins per column. */
 export interface StateTable {
   readonly name: string;
   readonly key: string;
   readonly columns: Readonly<Record<string, ColumnType>>;
   /**
-   * Columns several event types set, merged by their own "as of" column
-   * (timestamptz, in `columns`) instead of the row's `last_occurred_at`.
+   * Columns that belong to one episode: their "as of" column (a timestamptz
+   * of `columns`) → the column that starts an episode and the other columns
+   * of the group. When the merged start is later than the merged "as of",
+   * the group is of an earlier episode and is cleared (a plate stolen again
+   * after its recovery is not recovered). Order-insensitive: a group older
+   * than the newest start can never apply again, whatever arrives later.
    */
-  readonly groups?: Readonly<Record<string, readonly string[]>>;
-  /**
-   * Groups that belong to one episode: group "as of" column → the column
-   * that starts an episode (merged newest-wins, so it is the newest start).
-   * When the merged start is later than the merged "as of", the group is of
-   * an earlier episode and is cleared (a plate stolen again after its
-   * recovery is not recovered). Order-insensitive: a group older than the
-   * newest start can never apply again, whatever arrives later.
-   */
-  readonly episodes?: Readonly<Record<string, string>>;
+  readonly episodes?: Readonly<Record<string, { readonly start: string; readonly with: readonly string[] }>>;
 }
 
 /** Columns every current-state table has for ordering and provenance. */
-const ORDERING_COLUMNS = { first_occurred_at: 'timestamptz', last_occurred_at: 'timestamptz', last_event_id: 'uuid' } as const;
+const ORDERING_COLUMNS = { first_occurred_at: 'timestamptz', last_occurred_at: 'timestamptz', last_event_id: 'uuid', value_as_of: 'timestamptz[]' } as const;
+
+const trackedOf = new WeakMap<StateTable, readonly string[]>();
+
+/**
+ * The columns of a state table whose values are merged newest-wins, in the
+ * order of their "as of" in `value_as_of` (every column but the key and the
+ * ordering columns). The order is stored data: a new column goes last, and
+ * the migration that adds it appends to `value_as_of` (a test compares this
+ * list with the column's comment in a migrated store).
+ */
+export function trackedColumns(table: StateTable): readonly string[] {
+  let t = trackedOf.get(table);
+  if (!t) trackedOf.set(table, (t = Object.keys(table.columns).filter((c) => c !== table.key && !(c in ORDERING_COLUMNS))));
+  return t;
+}
 
 export const INCIDENTS: StateTable = {
   name: 'incidents',
@@ -106,7 +119,6 @@ export const INCIDENTS: StateTable = {
     people_affected: 'integer', people_dead: 'integer', people_missing: 'integer', details_as_of: 'timestamptz',
     ...ORDERING_COLUMNS,
   },
-  groups: { details_as_of: ['incident_type', 'department_code', 'municipality_code', 'village', 'address_line', 'latitude', 'longitude', 'description'] },
 };
 
 export const ALBA_KENETH_ALERTS: StateTable = {
@@ -133,9 +145,8 @@ export const STOLEN_VEHICLES: StateTable = {
     recovery_department: 'text', recovery_municipality: 'text',
     ...ORDERING_COLUMNS,
   },
-  // The recovery is one group, of the theft episode the newest report started: a newer report clears it.
-  groups: { recovered_at: ['recovery_department', 'recovery_municipality'] },
-  episodes: { recovered_at: 'reported_at' },
+  // The recovery belongs to the theft episode the newest report started: a newer report clears it.
+  episodes: { recovered_at: { start: 'reported_at', with: ['recovery_department', 'recovery_municipality'] } },
 };
 
 export const ARREST_WARRANTS: StateTable = {
@@ -379,28 +390,50 @@ export function contributionOf(event: StoredEvent): Contribution {
 const time = (v: unknown) => (v === null || v === undefined ? Number.NEGATIVE_INFINITY : Date.parse(String(v)));
 
 /**
- * Merges two rows of the same entity: for each column the newer row's value
- * wins when it has one, else the older row's; ties go to `b` (later in the
- * log). Columns of a group are judged by the group's own "as of" column.
+ * Merges two rows of the same entity (each with its `value_as_of`): per
+ * tracked column, the value whose "as of" is newer, an absent value never
+ * winning; ties go to `b` (later in the log). Then episodes are applied and
+ * the ordering columns merged. Associative, so any batching folds alike.
  */
-export function mergeRows(a: Row, b: Row, table?: StateTable): Row {
-  const bNewer = time(b.last_occurred_at) >= time(a.last_occurred_at);
-  const [older, newer] = bNewer ? [a, b] : [b, a];
-  const out: Row = { ...older };
-  for (const [k, v] of Object.entries(newer)) if (v !== null && v !== undefined) out[k] = v; else out[k] ??= null;
-  for (const [asOf, columns] of Object.entries(table?.groups ?? {})) {
-    const [gOld, gNew] = time(b[asOf]) >= time(a[asOf]) ? [a, b] : [b, a];
-    for (const c of [...columns, asOf]) out[c] = gNew[c] ?? gOld[c] ?? null;
-  }
-  for (const [asOf, start] of Object.entries(table?.episodes ?? {})) {
-    if (out[asOf] != null && out[start] != null && time(out[start]) > time(out[asOf])) {
-      for (const c of [...(table?.groups?.[asOf] ?? []), asOf]) out[c] = null;
+export function mergeRows(a: Row, b: Row, table: StateTable): Row {
+  const tracked = trackedColumns(table);
+  const asOfA = a.value_as_of as readonly (string | null)[];
+  const asOfB = b.value_as_of as readonly (string | null)[];
+  const asOf: (string | null)[] = new Array<string | null>(tracked.length);
+  const out: Row = { [table.key]: b[table.key] ?? a[table.key] ?? null };
+  for (let i = 0; i < tracked.length; i++) {
+    const c = tracked[i]!;
+    const va = a[c] ?? null;
+    const vb = b[c] ?? null;
+    if (vb !== null && (va === null || time(asOfB[i]) >= time(asOfA[i]))) {
+      out[c] = vb;
+      asOf[i] = asOfB[i] ?? null;
+    } else {
+      out[c] = va;
+      asOf[i] = va === null ? null : (asOfA[i] ?? null);
     }
   }
+  for (const [groupAsOf, { start, with: columns }] of Object.entries(table.episodes ?? {})) {
+    if (out[groupAsOf] != null && out[start] != null && time(out[start]) > time(out[groupAsOf])) {
+      for (const c of [...columns, groupAsOf]) {
+        out[c] = null;
+        asOf[tracked.indexOf(c)] = null;
+      }
+    }
+  }
+  const bNewer = time(b.last_occurred_at) >= time(a.last_occurred_at);
   out.first_occurred_at = time(a.first_occurred_at) <= time(b.first_occurred_at) ? a.first_occurred_at! : b.first_occurred_at!;
-  out.last_occurred_at = newer.last_occurred_at!;
-  out.last_event_id = newer.last_event_id!;
+  out.last_occurred_at = bNewer ? b.last_occurred_at! : a.last_occurred_at!;
+  out.last_event_id = bNewer ? b.last_event_id! : a.last_event_id!;
+  out.value_as_of = asOf;
   return out;
+}
+
+/** A contribution's row with its `value_as_of`: each column it carries is as of its event. */
+function withAsOf(table: StateTable, row: Row): Row {
+  const at = row.last_occurred_at as string;
+  row.value_as_of = trackedColumns(table).map((c) => (row[c] === null || row[c] === undefined ? null : at));
+  return row;
 }
 
 /** The rows a batch of new events writes: per state table one merged row per entity, plus movements. */
@@ -423,7 +456,8 @@ export function projectBatch(events: readonly StoredEvent[]): ProjectedBatch {
     if (!rows) state.set(c.table, (rows = new Map()));
     const key = String(c.row[c.table.key]);
     const prev = rows.get(key);
-    rows.set(key, prev ? mergeRows(prev, c.row, c.table) : c.row);
+    const row = withAsOf(c.table, c.row);
+    rows.set(key, prev ? mergeRows(prev, row, c.table) : row);
   }
   return { state, movements };
 }

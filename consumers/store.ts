@@ -16,6 +16,7 @@ import {
   MIGRATORY_MOVEMENTS,
   projectBatch,
   STATE_TABLES,
+  trackedColumns,
   type ColumnType,
   type Row,
   type StateTable,
@@ -68,8 +69,21 @@ export function copyValue(v: Row[string] | undefined): string {
   return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : s;
 }
 
+/** An array column's value (`value_as_of`) in COPY's text format: a PostgreSQL array literal, elements quoted. */
+export function copyArrayValue(v: Row[string] | undefined): string {
+  if (v === null || v === undefined) return '\\N';
+  if (!Array.isArray(v)) throw new TypeError('an array column needs an array value');
+  const items = v.map((x: unknown) => (x === null || x === undefined ? 'NULL' : `"${String(x).replace(/["\\]/g, '\\$&')}"`));
+  return copyValue(`{${items.join(',')}}`);
+}
+
+/** The columns of `columns` typed as arrays (written by copyArrayValue). */
+export function arrayColumns(table: { readonly columns: Readonly<Record<string, ColumnType>> }): ReadonlySet<string> {
+  return new Set(Object.entries(table.columns).filter(([, type]) => type.endsWith('[]')).map(([c]) => c));
+}
+
 /**
- * `rows` in COPY's text format (each value as copyValue writes it), written
+ * `rows` in COPY's text format (each value as copyValue writes it, array columns as copyArrayValue does), written
  * into one buffer a row at a time: one string per row and one native UTF-8
  * write per row. Measured per projected event (the bench's mix, about 420
  * bytes of rows, in isolation): a native write per value 3.6–4.0 µs;
@@ -77,13 +91,14 @@ export function copyValue(v: Row[string] | undefined): string {
  * 2.8–3.0 µs. (An earlier measurement found one string for a whole batch,
  * encoded at once, 3× costlier than writes per value.)
  */
-export function encodeCopyText(columns: readonly string[], rows: readonly Row[]): Buffer {
+export function encodeCopyText(columns: readonly string[], rows: readonly Row[], arrays: ReadonlySet<string> = new Set()): Buffer {
   const last = columns.length - 1;
+  const encoders = columns.map((c) => (arrays.has(c) ? copyArrayValue : copyValue));
   let buf = Buffer.allocUnsafe(Math.max(4096, rows.length * columns.length * 24));
   let pos = 0;
   for (const row of rows) {
-    let line = copyValue(row[columns[0]!]);
-    for (let i = 1; i <= last; i++) line = line + '\t' + copyValue(row[columns[i]!]);
+    let line = encoders[0]!(row[columns[0]!]);
+    for (let i = 1; i <= last; i++) line = line + '\t' + encoders[i]!(row[columns[i]!]);
     // A UTF-16 code unit takes at most 3 UTF-8 bytes; +1 for the line feed.
     const need = pos + line.length * 3 + 1;
     if (need > buf.length) {
@@ -100,7 +115,7 @@ export function encodeCopyText(columns: readonly string[], rows: readonly Row[])
 /** COPYs `rows` into `target` (default: the staging table of `table`). */
 async function copyRows(client: pg.ClientBase, table: Staged, rows: readonly Row[], target = stageOf(table)): Promise<void> {
   const columns = Object.keys(table.columns);
-  const text = encodeCopyText(columns, rows);
+  const text = encodeCopyText(columns, rows, arrayColumns(table));
   const names = columns.map((c) => `"${c}"`).join(', ');
   await new Promise<void>((resolve, reject) => {
     const stream = client.query(copyFrom(`COPY ${target} (${names}) FROM STDIN`));
@@ -166,36 +181,41 @@ function directOutcome(key: string, ok: boolean): void {
 
 const upsertSql = new Map<string, string>();
 
-/** The newest-wins upsert of a state table (see projection.ts for the rule). */
+/**
+ * The newest-wins upsert of a state table: mergeRows (projection.ts) in SQL.
+ * Per tracked column, the staged value wins when it has one and its "as of"
+ * is at least the stored one's (an unknown stored "as of" loses); episodes
+ * clear a stale group; `value_as_of` is rebuilt from the same choices.
+ */
 function upsertStatement(schema: string, table: StateTable, select: string, names: string): string {
   const cacheKey = `${schema}.${table.name}`;
   let sql = upsertSql.get(cacheKey);
   if (sql) return sql;
-  const newer = 'excluded.last_occurred_at >= t.last_occurred_at';
-  const groupOf = new Map<string, string>();
-  for (const [asOf, cols] of Object.entries(table.groups ?? {})) for (const c of cols) groupOf.set(c, asOf);
-  function mergedValue(c: string): string {
-    if (table.groups?.[c]) return `GREATEST(t."${c}", excluded."${c}")`;
-    const asOf = groupOf.get(c);
-    if (asOf) {
-      return `CASE WHEN t."${asOf}" IS NULL OR excluded."${asOf}" >= t."${asOf}" THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
-    }
-    if (c === 'first_occurred_at') return `LEAST(t.first_occurred_at, excluded.first_occurred_at)`;
-    if (c === 'last_occurred_at') return `GREATEST(t.last_occurred_at, excluded.last_occurred_at)`;
-    if (c === 'last_event_id') return `CASE WHEN ${newer} THEN excluded.last_event_id ELSE t.last_event_id END`;
-    return `CASE WHEN ${newer} THEN COALESCE(excluded."${c}", t."${c}") ELSE COALESCE(t."${c}", excluded."${c}") END`;
-  }
-  const exprs = new Map(
-    Object.keys(table.columns)
-      .filter((c) => c !== table.key)
-      .map((c): [string, string] => [c, mergedValue(c)]),
-  );
+  const tracked = trackedColumns(table);
+  const value = new Map<string, string>();
+  const asOf = new Map<string, string>();
+  tracked.forEach((c, i) => {
+    const at = `[${i + 1}]`;
+    const wins = `excluded."${c}" IS NOT NULL AND (t."${c}" IS NULL OR excluded.value_as_of${at} >= COALESCE(t.value_as_of${at}, '-infinity'))`;
+    value.set(c, `CASE WHEN ${wins} THEN excluded."${c}" ELSE t."${c}" END`);
+    asOf.set(c, `CASE WHEN ${wins} THEN excluded.value_as_of${at} WHEN t."${c}" IS NULL THEN NULL ELSE t.value_as_of${at} END`);
+  });
   // A group of an earlier episode (its "as of" older than the merged episode start) is cleared; see StateTable.episodes.
-  for (const [asOf, start] of Object.entries(table.episodes ?? {})) {
-    const stale = `(${exprs.get(asOf)}) < (${exprs.get(start)})`;
-    for (const c of [...(table.groups?.[asOf] ?? []), asOf]) exprs.set(c, `CASE WHEN ${stale} THEN NULL ELSE ${exprs.get(c)} END`);
+  for (const [groupAsOf, { start, with: columns }] of Object.entries(table.episodes ?? {})) {
+    const stale = `(${value.get(groupAsOf)}) < (${value.get(start)})`;
+    for (const c of [...columns, groupAsOf]) {
+      value.set(c, `CASE WHEN ${stale} THEN NULL ELSE ${value.get(c)} END`);
+      asOf.set(c, `CASE WHEN ${stale} THEN NULL ELSE ${asOf.get(c)} END`);
+    }
   }
-  const sets = [...exprs].map(([c, expr]) => `"${c}" = ${expr}`);
+  const newer = 'excluded.last_occurred_at >= t.last_occurred_at';
+  const sets = [
+    ...[...value].map(([c, expr]) => `"${c}" = ${expr}`),
+    `first_occurred_at = LEAST(t.first_occurred_at, excluded.first_occurred_at)`,
+    `last_occurred_at = GREATEST(t.last_occurred_at, excluded.last_occurred_at)`,
+    `last_event_id = CASE WHEN ${newer} THEN excluded.last_event_id ELSE t.last_event_id END`,
+    `value_as_of = ARRAY[${tracked.map((c) => asOf.get(c)).join(', ')}]::timestamptz[]`,
+  ];
   sql =
     `INSERT INTO ${qualified(schema, table.name)} AS t (${names}) ${select} ` +
     `ON CONFLICT ("${table.key}") DO UPDATE SET ${sets.join(', ')}`;

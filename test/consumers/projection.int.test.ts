@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
-import { createProjector, type ProjectedEventType, type Projector, type StoredEvent } from '../../consumers/index.ts';
+import { createProjector, INCIDENTS, STATE_TABLES, trackedColumns, type ProjectedEventType, type Projector, type StateTable, type StoredEvent } from '../../consumers/index.ts';
 import { claimPartition, writeBatch } from '../../consumers/store.ts';
 import { createLogger } from '../../core/index.ts';
 import { migrate } from '../../migrations/index.ts';
@@ -285,6 +285,75 @@ describe('projector: given / when / then per event type', () => {
     await write(['mingob.vehicle.reported-stolen', again]);
     expect(await ctx.query(`SELECT status, recovered_at, recovery_department FROM "${schema}".stolen_vehicles WHERE plate = $1`, [stolen.plate])).toEqual([{ status: 'stolen', recovered_at: null, recovery_department: null }]);
     await ctx.query(`DROP SCHEMA "${schema}" CASCADE`);
+  });
+
+  it('the store merges as the fold does: one history written one event per batch, in one batch and split in two ends in the same rows, value_as_of included', async () => {
+    const stamp = Date.now().toString(36);
+    const schemas = ['one', 'all', 'split'].map((k) => `merge_${k}_${stamp}`);
+    const reported = sampleEvent('conred.incident.reported', { occurredAt: at(60), description: 'Reporte inicial.' });
+    const id = reported.incidentId;
+    const stolen = sampleEvent('mingob.vehicle.reported-stolen', { occurredAt: at(60) });
+    const history: [ProjectedEventType, EventDataMap[ProjectedEventType]][] = [
+      ['conred.incident.reported', reported],
+      ['mingob.vehicle.reported-stolen', stolen],
+      // Newer, but says nothing of the description or the people affected.
+      ['conred.incident.updated', sampleEvent('conred.incident.updated', { incidentId: id, occurredAt: at(10), description: null, people: {} })],
+      ['mingob.vehicle.recovered', sampleEvent('mingob.vehicle.recovered', { plate: stolen.plate, occurredAt: at(40) })],
+      // Older than that update, arriving after it: its values are the newest anyone carried.
+      ['conred.incident.updated', sampleEvent('conred.incident.updated', { incidentId: id, occurredAt: at(30), description: 'Crecida del río.', people: { affected: 40 } })],
+      ['conred.incident.closed', sampleEvent('conred.incident.closed', { incidentId: id, occurredAt: at(20), summary: null, people: {} })],
+      // A late report older than the recovery: the recovery stands.
+      ['mingob.vehicle.reported-stolen', sampleEvent('mingob.vehicle.reported-stolen', { plate: stolen.plate, vehicle: stolen.vehicle, occurredAt: at(50) })],
+    ];
+    const events = history.map(([type, d], i) => ({
+      envelope: { eventId: d.eventId, eventType: type, source: 'X', occurredAt: d.occurredAt, topic: 'merge-test', partition: 0, offset: String(i), schemaId: 1, entityKey: 'k' },
+      data: d,
+    })) as StoredEvent[];
+    const batchings: Record<string, StoredEvent[][]> = {
+      [schemas[0]!]: events.map((e) => [e]),
+      [schemas[1]!]: [events],
+      [schemas[2]!]: [events.slice(0, 3), events.slice(3)],
+    };
+    const state: unknown[] = [];
+    for (const schema of schemas) {
+      await migrate({ databaseUrl: ctx.databaseUrl, schema });
+      const claim = await claimPartition(ctx.pool, schema, 'merge-test', 'merge-test', 0, 'm');
+      for (const batch of batchings[schema]!) {
+        const client = await ctx.pool.connect();
+        try {
+          const next = String(Number(batch[batch.length - 1]!.envelope.offset) + 1);
+          await writeBatch(client, schema, batch, [], { groupId: 'merge-test', topic: 'merge-test', partition: 0, nextOffset: next, fence: claim.fence });
+        } finally {
+          client.release();
+        }
+      }
+      state.push({
+        incidents: await ctx.query(`SELECT * FROM "${schema}".incidents`),
+        vehicles: await ctx.query(`SELECT * FROM "${schema}".stolen_vehicles`),
+      });
+      await ctx.query(`DROP SCHEMA "${schema}" CASCADE`);
+    }
+    expect(state[1]).toEqual(state[0]);
+    expect(state[2]).toEqual(state[0]);
+    const { incidents, vehicles } = state[0] as { incidents: Record<string, unknown>[]; vehicles: Record<string, unknown>[] };
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]).toMatchObject({ status: 'open', description: 'Crecida del río.', people_affected: 40, last_event_id: history[2]![1].eventId });
+    const asOf = (row: Record<string, unknown>, table: StateTable, column: string) => (row.value_as_of as Date[])[trackedColumns(table).indexOf(column)]?.toISOString() ?? null;
+    expect(asOf(incidents[0]!, INCIDENTS, 'description')).toBe(history[4]![1].occurredAt);
+    expect(asOf(incidents[0]!, INCIDENTS, 'status')).toBe(history[2]![1].occurredAt);
+    expect(asOf(incidents[0]!, INCIDENTS, 'summary')).toBeNull();
+    expect(vehicles[0]).toMatchObject({ status: 'recovered', recovery_department: (history[3]![1] as EventDataMap['mingob.vehicle.recovered']).location.departmentCode });
+  });
+
+  it('value_as_of names its columns in a migrated store, in trackedColumns order', async () => {
+    for (const table of STATE_TABLES) {
+      const [row] = await ctx.query<{ comment: string }>(
+        `SELECT col_description(format('store.%I', $1::text)::regclass, a.attnum) AS comment FROM pg_attribute a
+          WHERE a.attrelid = format('store.%I', $1::text)::regclass AND a.attname = 'value_as_of'`,
+        [table.name],
+      );
+      expect(row?.comment, table.name).toBe(`as of: ${trackedColumns(table).join(', ')}`);
+    }
   });
 
   it('movement: when recorded, then one history row; the same event again changes nothing', async () => {

@@ -168,13 +168,21 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const delimiter = options.delimiter ?? mapping.delimiter ?? detectDelimiter(text);
   let records: { record: string[]; raw: string }[];
   try {
+    // Rows of another width than the header are parsed and then rejected one by one (below), never dropped or shifted.
     records = parse(text, { delimiter, raw: true, relax_column_count: true, skip_empty_lines: true }) as unknown as { record: string[]; raw: string }[];
   } catch (err) {
-    throw new ConfigError(`el archivo no es un archivo delimitado válido (${(err as Error).message})`);
+    throw new ConfigError(`el archivo no es un archivo delimitado válido: ${csvProblem(err)}`);
   }
   const header = (records.shift()?.record ?? []).map((h) => h.trim());
   const missing = missingColumns(mapping, header);
-  if (missing.length) throw new ConfigError(`al archivo le faltan columnas del mapeo: ${missing.join(', ')} (encabezado: ${header.join(', ')})`);
+  if (missing.length) {
+    // The first line is named only when it is a header (some mapped column is in it): otherwise it is a data row, personal data perhaps.
+    const found = mapping.fields.some((f) => f.column !== undefined && header.includes(f.column));
+    throw new ConfigError(
+      `al archivo le faltan columnas del mapeo: ${missing.join(', ')} ` +
+        (found ? `(encabezado: ${header.join(', ')})` : `(la primera línea no tiene ninguna columna del mapeo: el archivo debe empezar con la fila de encabezado)`),
+    );
+  }
   const columnIndex = new Map(header.map((h, i) => [h, i]));
   const columnOfField = new Map(mapping.fields.flatMap((f) => (f.column ? [[f.path, f.column] as const] : [])));
   const total = records.length;
@@ -269,6 +277,15 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       if (stopReason) break;
       const row = i + 1;
       const { record, raw } = records[i]!;
+      // A row of another width than the header would put its values under the wrong columns: rejected whole.
+      // Extra cells that are all empty (a trailing delimiter, as spreadsheets write) are no values.
+      if (record.length < header.length || record.slice(header.length).some((c) => c.trim() !== '')) {
+        progress.rejected++;
+        // A short row is padded with empty cells so that its row number and reason stay under `fila` and `motivos`.
+        const padding = delimiter.repeat(Math.max(0, header.length - record.length));
+        markDone(row, `${raw.replace(/[\r\n]+$/, '')}${padding}${delimiter}${row}${delimiter}${quote(`la fila tiene ${record.length} columnas y el encabezado ${header.length}`, delimiter)}\n`);
+        continue;
+      }
       const { data, problems } = applyMapping(mapping, columnIndex, record);
       data.eventId = rowEventId(fileHash, eventType, row);
       data.occurredAt ??= new Date().toISOString();
@@ -333,6 +350,26 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     interrupted,
     stopReason: interrupted ? (stopReason ?? 'filas sin confirmar') : undefined,
   };
+}
+
+/** What csv-parse found wrong, in Spanish, with its line and never the cell's content (it may be personal data). */
+function csvProblem(err: unknown): string {
+  const e = err as { code?: string; lines?: number };
+  const where = typeof e.lines === 'number' ? ` (línea ${e.lines})` : '';
+  switch (e.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return `una comilla abierta no se cierra antes del fin del archivo${where}`;
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'INVALID_CLOSING_QUOTE':
+      return `hay texto después de una comilla de cierre${where}`;
+    case 'CSV_INVALID_OPENING_QUOTE':
+    case 'INVALID_OPENING_QUOTE':
+      return `una comilla aparece dentro de un valor sin comillas${where}`;
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return `hay un carácter después de una comilla de cierre${where}`;
+    default:
+      return `formato no reconocido${e.code ? ` (${e.code})` : ''}${where}`;
+  }
 }
 
 /** True when `err` is the importer's configuration error (bad mapping, columns, ownership). */

@@ -67,10 +67,10 @@ afterAll(async () => {
   await fx?.close();
 });
 
-/** The row numbers in a rejects file (the column after the original ones), header excluded. */
+/** The row numbers in a rejects file (the column before the reasons, the last), header excluded. */
 function rejectedRows(rejectsFile: string): number[] {
   const records = parse(readFileSync(rejectsFile, 'utf8'), { delimiter: ';', relax_column_count: true }) as string[][];
-  return records.slice(1).map((r) => Number(r[HEADER.split(';').length]));
+  return records.slice(1).map((r) => Number(r[r.length - 2]));
 }
 
 /** The checkpoint's counters of a file. */
@@ -204,6 +204,42 @@ describe('importFile', () => {
     const lines = readFileSync(result.rejectsFile!, 'utf8').split('\n').filter(Boolean).slice(1);
     expect(lines).toHaveLength(bad);
     for (const line of lines) expect(line).not.toContain('\r');
+  });
+
+  it('a row of another width than the header is rejected whole, with its reason; a trailing empty cell is no extra column', async () => {
+    const file = join(dir, 'vehiculos-width.csv');
+    const { text } = makeFile(6, 'w', 99);
+    const lines = text.trimEnd().split('\n');
+    lines[2] = lines[2]!.split(';').slice(0, 10).join(';'); // row 2: two cells short, the rest would shift
+    lines[4] = `${lines[4]};extra`; // row 4: a value beyond the header
+    lines[5] = `${lines[5]};`; // row 5: a trailing delimiter, as spreadsheets write
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const result = await importFile({ ...common(), file });
+    expect(result).toMatchObject({ read: 6, published: 4, rejected: 2 });
+    expect(rejectedRows(result.rejectsFile!)).toEqual([2, 4]);
+    const rejects = readFileSync(result.rejectsFile!, 'utf8');
+    expect(rejects).toContain('la fila tiene 10 columnas y el encabezado 12');
+    expect(rejects).toContain('la fila tiene 13 columnas y el encabezado 12');
+    // The short row is padded: its row number stays under `fila`.
+    const short = (parse(rejects, { delimiter: ';', relax_column_count: true }) as string[][])[1]!;
+    expect(short).toHaveLength(14);
+    expect(short[12]).toBe('2');
+  });
+
+  it('a file without its header row, or with a broken quote, is refused in Spanish without showing any of its content', async () => {
+    const headless = join(dir, 'vehiculos-sin-encabezado.csv');
+    writeFileSync(headless, makeFile(3, 'h', 99).text.split('\n').slice(1).join('\n'));
+    const refused = await importFile({ ...common(), file: headless }).catch((err: Error) => err);
+    expect(refused).toMatchObject({ code: 'BUS_ERR_CONFIG' });
+    expect((refused as Error).message).toContain('el archivo debe empezar con la fila de encabezado');
+    for (const personal of ['José', 'Núñez', '1587564440904', 'P000', 'DEN-h']) expect((refused as Error).message).not.toContain(personal);
+
+    const broken = join(dir, 'vehiculos-comillas.csv');
+    writeFileSync(broken, `${HEADER}\nP123ABC;Toyota;"Corolla"José Núñez;2015\n`);
+    const quote = await importFile({ ...common(), file: broken }).catch((err: Error) => err);
+    expect(quote).toMatchObject({ code: 'BUS_ERR_CONFIG' });
+    expect((quote as Error).message).toMatch(/comilla.*\(línea 2\)/);
+    for (const personal of ['José', 'Núñez', 'P123ABC']) expect((quote as Error).message).not.toContain(personal);
   });
 
   it('stops on a setup error without rejecting rows, and a re-run after the fix publishes them', async () => {

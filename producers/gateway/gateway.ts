@@ -399,7 +399,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
    * Runs `work` under the request's Idempotency-Key, if any: replays a stored
    * response, refuses a reused key with another body, waits for a concurrent
    * request with the same key, and stores the outcome (releasing the key when
-   * nothing was acknowledged, so a retry can publish).
+   * nothing was acknowledged or the failure was the server's, so a retry can publish).
    */
   async function idempotent(
     req: FastifyRequest,
@@ -433,7 +433,9 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
         try {
           r = await work(claim.previous);
         } catch (err) {
-          if (isBusError(err) && !err.retriable) {
+          // A refusal of the request itself (4xx) is its answer for the window; a server-side failure (5xx: a schema
+          // not registered yet, a misconfiguration) is not: the key is freed, so a retry after the fix publishes.
+          if (isBusError(err) && !err.retriable && httpStatusOf(err.code) < 500) {
             await idempotency.complete(institution, header, httpStatusOf(err.code), errorBody(err));
           } else {
             await idempotency.release(institution, header).catch(() => undefined);

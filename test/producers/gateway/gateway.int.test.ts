@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleEvent } from '../../../contracts/index.ts';
-import { ERROR_CODES } from '../../../core/index.ts';
+import { getContract, sampleEvent } from '../../../contracts/index.ts';
+import { ERROR_CODES, readEndpoints } from '../../../core/index.ts';
+import { createRegistry, subjectFor } from '../../../registry/index.ts';
 import { buildGateway } from '../../../producers/gateway/index.ts';
 import { createGatewayFixture, type GatewayFixture } from './support.ts';
 
@@ -339,6 +340,42 @@ describe('failed authentication rate limit', () => {
       expect((await send(conredKey, '203.0.113.8')).statusCode).toBe(202);
     } finally {
       await limited.close();
+    }
+  });
+});
+
+describe('Idempotency-Key and server-side failures', () => {
+  it('a 5xx the server caused (schema not registered) is not stored under the key: after the fix, the same request with the same key publishes', async () => {
+    const own = await createGatewayFixture('gateway-unregistered', ['sns.conred.incidents.v1']);
+    const strict = await buildGateway({ pool: own.pool, schema: own.schema, topicPrefix: own.prefix, autoRegister: false, apiKeyCacheMs: 0, deliveryTimeoutMs: 5_000 });
+    try {
+      const key = (await own.keys.create('CONRED', 'test')).key;
+      const event = sampleEvent(INCIDENT);
+      const send = () =>
+        strict.inject({
+          method: 'POST',
+          url: `/v1/events/${INCIDENT}`,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'idempotency-key': 'retry-after-fix' },
+          payload: JSON.stringify(event),
+        });
+      const failed = await send();
+      expect(failed.statusCode).toBeGreaterThanOrEqual(500);
+      expect(failed.json().code).toBe('BUS_ERR_SCHEMA_NOT_REGISTERED');
+      // The operator registers the schema (npm run schemas:register), then the client retries as it was told to.
+      const contract = getContract(INCIDENT);
+      await createRegistry(readEndpoints().registryUrl).register(subjectFor(own.topicOf(INCIDENT), contract.subjectRecordName), contract.schema);
+      const retried = await send();
+      expect(retried.statusCode).toBe(202);
+      expect(retried.headers['idempotent-replayed']).toBeUndefined();
+      expect(retried.json().id).toBe(event.eventId);
+      expect(await own.count(own.topicOf(INCIDENT))).toBe(1);
+      // Now the key holds the 202: a further retry is replayed and publishes nothing.
+      const again = await send();
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(await own.count(own.topicOf(INCIDENT))).toBe(1);
+    } finally {
+      await strict.close();
+      await own.close();
     }
   });
 });

@@ -44,7 +44,15 @@ export const DEAD_LETTER_HEADERS = {
   reason: 'dlq_error_reason',
   message: 'dlq_error_message',
   group: 'dlq_consumer_group',
+  /** Set when the letter could not carry the original value (larger than the dead-letter topic takes): its size in bytes. */
+  valueOmitted: 'dlq_value_omitted_bytes',
 } as const;
+
+/** True when Kafka refused a produce request as larger than the topic's maximum message size. */
+function isTooLarge(err: unknown): boolean {
+  const e = err as { type?: unknown; cause?: { type?: unknown } } | undefined;
+  return e?.type === 'MESSAGE_TOO_LARGE' || e?.cause?.type === 'MESSAGE_TOO_LARGE';
+}
 
 /**
  * Bytes of dead letters per produce request, well under the broker's default maximum message size
@@ -275,9 +283,9 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
   async function sendDeadLetters(batch: Batch, letters: { message: Batch['messages'][number]; row: DeadLetterRow }[]): Promise<void> {
     const pending = letters.filter((l) => !sentDeadLetters.has(`${batch.topic}:${batch.partition}:${l.row.offset}`));
     if (pending.length === 0) return;
-    const letter = ({ message, row }: (typeof pending)[number]): Message => ({
+    const letter = ({ message, row }: (typeof pending)[number], omitValue = false): Message => ({
       key: message.key,
-      value: message.value,
+      value: omitValue ? null : message.value,
       headers: {
         ...(message.headers as IHeaders),
         [DEAD_LETTER_HEADERS.topic]: batch.topic,
@@ -287,14 +295,29 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
         [DEAD_LETTER_HEADERS.reason]: row.reason,
         [DEAD_LETTER_HEADERS.message]: row.message,
         [DEAD_LETTER_HEADERS.group]: opts.groupId,
+        ...(omitValue ? { [DEAD_LETTER_HEADERS.valueOmitted]: String(message.value?.length ?? 0) } : {}),
       },
     });
     // One request per DEAD_LETTER_REQUEST_BYTES at most: a chunk's letters in one request (thousands of
     // poison messages with one key land in one record batch) passed the broker's maximum message size.
     let group: typeof pending = [];
     let bytes = 0;
+    const produce = (messages: Message[]) => producer!.send({ topic: deadLetterTopic, acks: -1, messages });
     const send = async () => {
-      await producer!.send({ topic: deadLetterTopic, acks: -1, messages: group.map(letter) });
+      try {
+        await produce(group.map((l) => letter(l)));
+      } catch (err) {
+        if (!isTooLarge(err)) throw err;
+        // A letter larger than the dead-letter topic takes (the original topic allows bigger messages, or the added
+        // headers tipped it over) goes without its value: it still names the original's position, which keeps the value.
+        for (const l of group) {
+          await produce([letter(l)]).catch(async (e: unknown) => {
+            if (!isTooLarge(e)) throw e;
+            log?.warn({ topic: batch.topic, partition: batch.partition, offset: l.row.offset, bytes: l.message.value?.length ?? 0 }, 'dead letter too large for the dead-letter topic; sent without its value');
+            await produce([letter(l, true)]);
+          });
+        }
+      }
       for (const l of group) {
         sentDeadLetters.add(`${batch.topic}:${batch.partition}:${l.row.offset}`);
         m.deadLetters.inc({ code: l.row.errorCode, reason: l.row.reason });

@@ -5,7 +5,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { KafkaMessage } from 'kafkajs';
+import { ConfigResourceTypes, type KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProjector, DEAD_LETTER_HEADERS, DEAD_LETTER_TOPIC, migrate, type Projector } from '../../consumers/index.ts';
 import { getContract, sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
@@ -180,6 +180,44 @@ describe('projector under faults', () => {
     await projector.start();
     await waitFor(async () => (await ctx.query(`SELECT 1 FROM bulkpoison.event_log WHERE event_id = $1`, [after.eventId])).length === 1, 30_000, 'the good event behind them');
     expect(await ctx.query(`SELECT reason, count(*)::int AS n FROM bulkpoison.dead_letters GROUP BY reason`)).toEqual([{ reason: 'magic-byte', n }]);
+  }, 90_000);
+
+  // Regression: a topic that takes bigger messages than the dead-letter topic (max.message.bytes per topic) let a
+  // poison message through whose letter Kafka refused as too large; the send failed for ever and the partition stopped.
+  it('a poison message too large for the dead-letter topic is dead-lettered without its value, and the partition goes on', async () => {
+    const schema = 'bigpoison';
+    const type = 'mingob.vehicle.reported-stolen' as const;
+    const topic = ctx.topicOf(type);
+    await ctx.admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }] }] });
+    const big = Buffer.alloc(1_200_000, 0x78); // 'xxx…': not Avro, and past the dead-letter topic's 1 MiB
+    await ctx.publishRaw(topic, 'big-key', big, { ce_type: type });
+    poisonMessages += 1;
+    const after = sampleEvent(type);
+    await ctx.publishRaw(topic, 'big-key', encodeWire(await ctx.schemaId(type), getContract(type).avroType.toBuffer(after)));
+    published.push(after.eventId);
+    const projector = start('big-poison-test', { schema, topics: ['sns.mingob.stolen-vehicles.v1'] });
+    await projector.start();
+    try {
+      await waitFor(async () => (await ctx.query(`SELECT 1 FROM bigpoison.event_log WHERE event_id = $1`, [after.eventId])).length === 1, 30_000, 'the good event behind it');
+      expect(await ctx.query(`SELECT reason FROM bigpoison.dead_letters`)).toEqual([{ reason: 'magic-byte' }]);
+      const dlq: KafkaMessage[] = [];
+      const consumer = createKafka({ clientId: 'test-big-dlq' }).consumer({ groupId: `big-poison-dlq-${Date.now()}` });
+      await consumer.connect();
+      await consumer.subscribe({ topic: ctx.prefix + DEAD_LETTER_TOPIC, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void (message.headers?.[DEAD_LETTER_HEADERS.valueOmitted] && dlq.push(message)) });
+      try {
+        await waitFor(async () => dlq.length >= 1, 30_000, 'the letter without its value');
+      } finally {
+        await consumer.disconnect();
+      }
+      const letter = dlq[0]!;
+      expect(letter.value).toBeNull();
+      expect(letter.headers?.[DEAD_LETTER_HEADERS.valueOmitted]?.toString()).toBe(String(big.length));
+      expect(letter.headers?.[DEAD_LETTER_HEADERS.topic]?.toString()).toBe(topic);
+      expect(letter.headers?.ce_type?.toString()).toBe(type);
+    } finally {
+      await projector.stop();
+    }
   }, 90_000);
 
   // A consumer kafkajs will not restart left the process up with its lag frozen: the projector now says so

@@ -26,6 +26,9 @@ const records = Number(process.env.BENCH_RECORDS ?? 200_000);
 /** Rounds of the projection and replay figures (each a median of its rounds). */
 const benchRounds = Number(process.env.BENCH_ROUNDS ?? 3);
 if (!Number.isInteger(benchRounds) || benchRounds < 1) throw new Error(`BENCH_ROUNDS must be an integer ≥ 1, not "${process.env.BENCH_ROUNDS}"`);
+/** Pairs of the no-op consumer and the export per round: each pair is a few seconds, and more pairs steady their median ratio. */
+const replayPairs = Number(process.env.BENCH_REPLAY_PAIRS ?? 3);
+if (!Number.isInteger(replayPairs) || replayPairs < 1) throw new Error(`BENCH_REPLAY_PAIRS must be an integer ≥ 1, not "${process.env.BENCH_REPLAY_PAIRS}"`);
 const endpoints = readEndpoints();
 await stackUp(endpoints);
 
@@ -98,8 +101,12 @@ try {
     // ceiling), the export beside it, and COPY + the projector on a fresh database; medians of the rounds, and
     // ratios as medians of per-round ratios, so a load change on the machine between rounds cancels out.
     const backlog = await prepareProjectionBacklog({ prefix: `${prefix}projection.`, n: records, admin });
+    // Every no-op run (the figure's median), the median of each round's (the projection's ceiling of that round),
+    // and the exports, each paired with the no-op run beside it.
     const raws: number[] = [];
+    const roundRaws: number[] = [];
     const exports: ReplayBenchResult[] = [];
+    const exportRaws: number[] = [];
     const rounds: ProjectionRound[] = [];
     for (let r = 0; r < benchRounds; r++) {
       // The previous round's projection (WAL, checkpoint, DROP DATABASE) must not weigh on this one's first runs.
@@ -107,17 +114,27 @@ try {
         execFileSync('sync');
         await new Promise((resolve) => setTimeout(resolve, 2_000));
       }
-      const raw = () => rawConsumePerS(backlog.topics, records, `${backlog.prefix}raw-${r}`);
+      const mine: number[] = [];
+      const raw = async (pair: number) => {
+        const x = await rawConsumePerS(backlog.topics, records, `${backlog.prefix}raw-${r}-${pair}`);
+        mine.push(x);
+        raws.push(x);
+        return x;
+      };
       if (runs('replay')) {
-        // Alternating which of the two goes first.
-        if (r % 2 === 0) {
-          raws.push(await raw());
-          exports.push(await benchReplay({ prefix: backlog.prefix, n: records }));
-        } else {
-          exports.push(await benchReplay({ prefix: backlog.prefix, n: records }));
-          raws.push(await raw());
+        for (let pair = 0; pair < replayPairs; pair++) {
+          // Alternating which of the two goes first.
+          if ((r * replayPairs + pair) % 2 === 0) {
+            const x = await raw(pair);
+            exports.push(await benchReplay({ prefix: backlog.prefix, n: records }));
+            exportRaws.push(x);
+          } else {
+            exports.push(await benchReplay({ prefix: backlog.prefix, n: records }));
+            exportRaws.push(await raw(pair));
+          }
         }
-      } else raws.push(await raw());
+      } else await raw(0);
+      roundRaws.push(median(mine));
       rounds.push(await projectionRound(backlog));
     }
     const list = (xs: readonly number[], digits = 0) => xs.map((x) => (digits ? x.toFixed(digits) : String(Math.round(x)))).join(', ');
@@ -130,8 +147,8 @@ try {
     const rowsPerEvent = backlog.copyTables.reduce((n, t) => n + t.rows, 0) / records;
     // The baseline is the slower ceiling in events/s (by median); each round's ratio is to that ceiling's figure of the round.
     const rawIsSlower = rawMedian < copyEventsMedian;
-    const ceilings = rawIsSlower ? raws : copyEvents;
-    report.add('raw_kafkajs_consume_per_s', rawMedian, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: `no-op eachBatch consumer over the projection backlog, in a child process; median of ${raws.length} rounds (${list(raws)})` });
+    const ceilings = rawIsSlower ? roundRaws : copyEvents;
+    report.add('raw_kafkajs_consume_per_s', rawMedian, 'events/s', null, { compareTo: ['java_consumer_records_per_s'], note: `no-op eachBatch consumer over the projection backlog, in a child process; median of ${raws.length} runs (${list(raws)})` });
     report.add('pg_copy_rows_per_s', median(copies), 'rows/s', null, {
       note: `COPY of the same rows the projection writes (${backlog.copyTables.map((t) => `${t.table} ${t.rows}`).join(', ')}: ${rowsPerEvent.toFixed(2)} rows per event) into unindexed staging tables shaped like the store's, on a fresh database; median of ${copies.length} rounds (${list(copies)})`,
     });
@@ -155,8 +172,8 @@ try {
       const last = exports[exports.length - 1]!;
       report.add('replay_export_events_per_s', median(rates), 'events/s', 'raw_kafkajs_consume_per_s', {
         compareTo: ['java_consumer_records_per_s'],
-        pairedRatio: median(rates.map((x, i) => x / raws[i]!)),
-        note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(last.outputBytes / last.events)} bytes/event); median of ${rates.length} rounds (${list(rates)}); ratio = median of the per-round ratios to the no-op consumer run beside it (${list(rates.map((x, i) => x / raws[i]!), 3)})`,
+        pairedRatio: median(rates.map((x, i) => x / exportRaws[i]!)),
+        note: `throwaway group, decode through the current reader schemas, CloudEvents NDJSON to a file (${Math.round(last.outputBytes / last.events)} bytes/event); median of ${rates.length} runs, ${replayPairs} per round (${list(rates)}); ratio = median of the ratios of each run to the no-op consumer run beside it (${list(rates.map((x, i) => x / exportRaws[i]!), 3)})`,
       });
       report.add('replay_export_peak_rss_mb', Math.max(...exports.map((x) => x.peakRssMb)), 'MiB', null, { note: 'VmHWM of the export process (highest of the rounds)' });
     }

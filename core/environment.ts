@@ -67,6 +67,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   { name: 'CI', default: '(unset)', description: 'Tests only: `true` (as `.ci/run` is run) never skips the dashboard test for want of Chromium.' },
   { name: 'BENCH_REPLAY_NODE_ARGS', default: '(none)', description: 'Extra Node.js flags for the export process of the replay benchmark (profiling).' },
   { name: 'BENCH_ROUNDS', default: '3', description: 'Rounds of the projection and replay benchmarks (no-op consumer, export, COPY and projector in each; medians reported, ratios are medians of per-round ratios).' },
+  { name: 'BENCH_REPLAY_PAIRS', default: '3', description: 'No-op consumer and export runs, back to back, in each round of the replay benchmark (the export ratio is the median of every pair\'s ratio).' },
   { name: 'BENCH_SDK_ROUNDS', default: '5', description: 'Alternating SDK / raw kafkajs rounds of the publish benchmark (medians reported).' },
   { name: 'BENCH_ALERTS_NODE_ARGS', default: '(none)', description: 'Extra Node.js flags for the services the alert benchmark starts (profiling).' },
 ];

@@ -111,8 +111,42 @@ export function detectEncoding(bytes: Buffer): FileEncoding {
   }
 }
 
+/** The line (1-based) of a character offset of `text`. */
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/**
+ * The file's text in `encoding`. Refuses (BUS_ERR_CONFIG, naming the line,
+ * never the content) what would silently change the data: bytes that are not
+ * UTF-8 read as UTF-8 (each would become U+FFFD), and a UTF-8 file with
+ * non-ASCII characters read as Latin-1 (é would become Ã©). Either would be
+ * published, and the file's checkpoint would then skip a corrected re-run.
+ */
 function decode(bytes: Buffer, encoding: FileEncoding): string {
-  const text = encoding === 'utf-8' ? bytes.toString('utf8') : bytes.toString('latin1');
+  let text: string;
+  if (encoding === 'utf-8') {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      const lossy = bytes.toString('utf8');
+      throw new ConfigError(
+        `el archivo no es UTF-8 válido: la línea ${lineAt(lossy, lossy.indexOf('\uFFFD'))} tiene bytes que no son UTF-8; ` +
+          'si el archivo es Latin-1 (ISO-8859-1), use --encoding latin1 o --encoding auto',
+      );
+    }
+  } else {
+    text = bytes.toString('latin1');
+    if (/[\u0080-\uffff]/.test(text) && detectEncoding(bytes) === 'utf-8') {
+      const utf8 = bytes.toString('utf8');
+      throw new ConfigError(
+        `el archivo es UTF-8 válido con caracteres no ASCII (el primero en la línea ${lineAt(utf8, utf8.search(/[\u0080-\uffff]/))}): ` +
+          'leído como Latin-1 cambiarían (é sería Ã©); use --encoding utf-8 o --encoding auto',
+      );
+    }
+  }
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

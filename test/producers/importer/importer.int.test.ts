@@ -192,6 +192,25 @@ describe('importFile', () => {
     expect((mine.data.location as { departmentCode: string }).departmentCode).toBe('01');
   });
 
+  // Regression: a forced encoding that did not match the file was accepted: its mangled text was published,
+  // and the file's checkpoint then skipped the corrected re-run as done.
+  it('refuses a forced encoding the file is not in, naming the line and none of its content; auto still reads both', async () => {
+    const latin1 = join(dir, 'forced-latin1.csv');
+    writeFileSync(latin1, readFileSync(join(EXAMPLES, 'vehiculos-robados.latin1.csv')));
+    const asUtf8 = await importFile({ ...common(), file: latin1, encoding: 'utf-8' }).catch((err: Error) => err);
+    expect(asUtf8).toMatchObject({ code: 'BUS_ERR_CONFIG' });
+    expect((asUtf8 as Error).message).toMatch(/no es UTF-8 válido: la línea 2 tiene bytes que no son UTF-8/);
+    const utf8 = join(dir, 'forced-utf8.csv');
+    // A trailing blank line: other bytes than the example (its checkpoint is keyed by the file's hash), the same rows.
+    writeFileSync(utf8, Buffer.concat([readFileSync(join(EXAMPLES, 'vehiculos-robados.utf8.csv')), Buffer.from('\n')]));
+    const asLatin1 = await importFile({ ...common(), file: utf8, encoding: 'latin1' }).catch((err: Error) => err);
+    expect(asLatin1).toMatchObject({ code: 'BUS_ERR_CONFIG' });
+    expect((asLatin1 as Error).message).toMatch(/es UTF-8 válido con caracteres no ASCII \(el primero en la línea 2\)/);
+    for (const err of [asUtf8, asLatin1]) for (const personal of ['José', 'Núñez', 'Jos']) expect((err as Error).message).not.toContain(personal);
+    // Nothing was recorded for either file: the right encoding imports them.
+    expect(await importFile({ ...common(), file: utf8, encoding: 'utf-8' })).toMatchObject({ encoding: 'utf-8', read: 5, skipped: 0 });
+  });
+
   // Regression: a setup error (topic or schema missing) once turned every row into a
   // rejected row, and the checkpoint then skipped them forever.
   // Regression: the rejects file kept the carriage return of each CRLF line before its added columns.

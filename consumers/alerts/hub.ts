@@ -265,7 +265,18 @@ export function createAlertHub(o: { store: AlertStore; databaseUrl: string; poll
       clients.clear();
     },
     async attach(spec, cursorText) {
-      const client: HubClient = { ...spec, cursor: cursorText === null ? lastSeq : BigInt(cursorText), live: false };
+      let cursor = cursorText === null ? lastSeq : BigInt(cursorText);
+      // A Last-Event-ID past the newest stored alert is from another history (a rebuilt alerts store): followed,
+      // it would hold back every alert until the sequence passed it. The client is told, and resumes from the newest.
+      if (cursorText !== null && cursor > newestSeen()) {
+        const newest = BigInt(await o.store.maxSeq());
+        if (cursor > newest) {
+          o.logger?.warn({ lastEventId: cursorText, newestSeq: newest.toString() }, 'Last-Event-ID is past the newest alert; the client resumes from the newest');
+          spec.sendRaw(`id: ${newest.toString()}\nevent: reset\ndata: ${JSON.stringify({ lastEventId: newest.toString(), message: 'Last-Event-ID es posterior a la última alerta registrada; el flujo continúa desde la última. Consulte GET /v1/alerts para lo anterior.' })}\n\n`);
+          cursor = newest;
+        }
+      }
+      const client: HubClient = { ...spec, cursor, live: false };
       clients.add(client);
       try {
         await catchUp(client);

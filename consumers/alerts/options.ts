@@ -49,11 +49,20 @@ export const ALERT_DEFAULTS = {
   webhookSecretGraceMs: 24 * 60 * 60_000,
 } as const;
 
-/** Throws BUS_ERR_CONFIG listing every option in `values` that is not an integer ≥ `min`. */
-export function assertPositiveInts(where: string, values: Record<string, unknown>, min = 1): void {
+/** The longest delay a Node.js timer takes (about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Throws BUS_ERR_CONFIG listing every option in `values` that is not an
+ * integer ≥ `min`, and every one named in `timers` (delays of a timer) above MAX_TIMER_MS.
+ */
+export function assertPositiveInts(where: string, values: Record<string, unknown>, min = 1, timers: readonly string[] = []): void {
   const violations: Violation[] = [];
   for (const [k, v] of Object.entries(values)) {
     if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) violations.push({ path: `/options/${k}`, message: `must be an integer ≥ ${min}` });
+    else if (v !== undefined && timers.includes(k) && (v as number) > MAX_TIMER_MS) {
+      violations.push({ path: `/options/${k}`, message: `must be at most ${MAX_TIMER_MS} ms (a timer's limit, about 24.8 days)` });
+    }
   }
   if (violations.length) throw new ConfigError(`${where}: ${violations.map((v) => `${v.path} ${v.message}`).join('; ')}`, violations);
 }

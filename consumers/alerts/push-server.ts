@@ -111,7 +111,7 @@ export function buildPushServer(options: PushServerOptions = {}): FastifyInstanc
     webhookPollMs: options.webhookPollMs ?? ALERT_DEFAULTS.webhookPollMs,
     webhookSecretGraceMs: options.webhookSecretGraceMs ?? ALERT_DEFAULTS.webhookSecretGraceMs,
   };
-  assertPositiveInts('buildPushServer', o);
+  assertPositiveInts('buildPushServer', o, 1, ['pollMs', 'heartbeatMs', 'sseStallMs', 'webhookTimeoutMs', 'webhookPollMs']);
   const tokens = parseOperatorTokens(options.tokens ?? (env.ALERTS_API_TOKENS ?? '').split(','));
   const schema = options.schema ?? env.ALERTS_SCHEMA ?? ALERT_DEFAULTS.schema;
   const databaseUrl = options.databaseUrl ?? readEndpoints().databaseUrl;

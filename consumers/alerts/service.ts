@@ -85,13 +85,20 @@ export interface AlertService {
 /** Creates the alert service. Throws BUS_ERR_CONFIG / BUS_ERR_ALERT_RULES_FILE at once; connects on `start()`. */
 export function createAlertService(options: AlertServiceOptions = {}): AlertService {
   const env = process.env;
-  assertPositiveInts('createAlertService', {
-    raceWaitMs: options.raceWaitMs,
-    racePollMs: options.racePollMs,
-    escalateAfterMs: options.escalateAfterMs,
-    escalationCheckMs: options.escalationCheckMs,
-    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
-  });
+  // ALERTS_ESCALATE_AFTER_MS is checked like the options (a typo was NaN, and escalation never happened).
+  const escalateAfterOption = options.escalateAfterMs ?? (env.ALERTS_ESCALATE_AFTER_MS === undefined ? undefined : Number(env.ALERTS_ESCALATE_AFTER_MS));
+  assertPositiveInts(
+    'createAlertService',
+    {
+      raceWaitMs: options.raceWaitMs,
+      racePollMs: options.racePollMs,
+      escalateAfterMs: escalateAfterOption,
+      escalationCheckMs: options.escalationCheckMs,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+    },
+    1,
+    ['raceWaitMs', 'racePollMs', 'escalationCheckMs'],
+  );
   const endpoints = readEndpoints();
   const databaseUrl = options.databaseUrl ?? endpoints.databaseUrl;
   const schema = options.schema ?? env.ALERTS_SCHEMA ?? ALERT_DEFAULTS.schema;
@@ -100,7 +107,7 @@ export function createAlertService(options: AlertServiceOptions = {}): AlertServ
   const projectorGroupId = options.projectorGroupId ?? env.PROJECTOR_GROUP_ID ?? ALERT_DEFAULTS.projectorGroupId;
   const topicPrefix = options.topicPrefix ?? env.SNS_TOPIC_PREFIX ?? '';
   const raceWaitMs = options.raceWaitMs ?? ALERT_DEFAULTS.raceWaitMs;
-  const escalateAfterMs = options.escalateAfterMs ?? Number(env.ALERTS_ESCALATE_AFTER_MS ?? ALERT_DEFAULTS.escalateAfterMs);
+  const escalateAfterMs = escalateAfterOption ?? ALERT_DEFAULTS.escalateAfterMs;
   const escalationCheckMs = options.escalationCheckMs ?? ALERT_DEFAULTS.escalationCheckMs;
   const publish = options.publish ?? true;
   const rules = options.rules ?? loadAlertRules(env.ALERTS_RULES_FILE ?? 'alert-rules.yaml');

@@ -110,6 +110,21 @@ describe('push server', () => {
     resumed.close();
   });
 
+  // Regression: a Last-Event-ID past the newest alert (a client of a rebuilt alerts store) was followed as is:
+  // the client got nothing until the sequence caught up with it.
+  it('SSE with a Last-Event-ID past the newest alert: told so with a reset event, then gets the new alerts', async () => {
+    const newest = await store.maxSeq();
+    const client = await sseClient(url, { lastEventId: '999999999999' });
+    await waitFor(async () => client.events.some((e) => e.event === 'reset'), 10_000, 'the reset event');
+    const reset = client.events.find((e) => e.event === 'reset')!;
+    expect(reset.id).toBe(newest);
+    expect(reset.data).toMatchObject({ lastEventId: newest });
+    await raise(2);
+    await waitFor(async () => client.alerts().length >= 2, 10_000, 'the new alerts');
+    expect(client.alerts().every((a) => BigInt(a.seq) > BigInt(newest))).toBe(true);
+    client.close();
+  });
+
   it('SSE filters by severity and department', async () => {
     const extreme = await sseClient(url, { query: 'severity=Extreme&department=01' });
     const moderate = await sseClient(url, { query: 'severity=Moderate' });

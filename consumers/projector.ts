@@ -255,6 +255,25 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     }
   }
 
+  /**
+   * The partition's claim, heartbeating every second while it is not there:
+   * a store outage can hold a claim longer than the session timeout, and
+   * without heartbeats the group would evict this member and rebalance again.
+   */
+  async function claimBeating(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<Claim> {
+    const p = claim(topic, partition);
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled && !stopping) {
+      await Promise.race([p.catch(() => undefined), sleep(1_000)]);
+      if (!settled) await heartbeat();
+    }
+    return p;
+  }
+
   function claim(topic: string, partition: number): Promise<Claim> {
     const key = `${topic}:${partition}`;
     let p = claims.get(key);
@@ -464,7 +483,7 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    const c = await claim(batch.topic, batch.partition);
+    const c = await claimBeating(batch.topic, batch.partition, heartbeat);
     let messages = batch.messages;
     if (c.nextOffset !== null) {
       const from = c.nextOffset;

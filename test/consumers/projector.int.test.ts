@@ -6,6 +6,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigResourceTypes, type KafkaMessage } from 'kafkajs';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProjector, DEAD_LETTER_HEADERS, DEAD_LETTER_TOPIC, migrate, type Projector } from '../../consumers/index.ts';
 import { getContract, sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
@@ -298,6 +299,39 @@ describe('projector under faults', () => {
       await proxy.close();
     }
   }, 120_000);
+
+  // Regression: a claim held up by a store outage (after a rebalance) waited without heartbeats, so the member
+  // was evicted after its session timeout and the group rebalanced again for nothing.
+  it('a store outage while a rebalance\'s partitions are claimed: the waiting member keeps heartbeating, is not evicted, and drains after recovery', async () => {
+    const schema = 'claimoutage';
+    const group = 'claim-outage-test';
+    const proxy = await createPgProxy();
+    const joins: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void (line.includes('"joined group"') && joins.push(line)) });
+    try {
+      const a = start(group, { schema, databaseUrl: proxy.url(ctx.database), sessionTimeoutMs: 6_000, storeRetryInitialMs: 100, storeRetryMaxMs: 1_000, logger });
+      await a.start();
+      await waitFor(() => drained(ctx, group, sourceTopics(), schema), 60_000, 'first drain');
+      expect(joins).toHaveLength(1);
+      // Cut a off from PostgreSQL, then make the group rebalance: a's new claims wait for the store.
+      await ctx.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND client_addr IS NOT NULL AND application_name = ''`, [ctx.database]);
+      await proxy.down();
+      const b = start(group, { schema, migrate: false, sessionTimeoutMs: 6_000, logger });
+      await b.start();
+      const events = mixedEvents(300);
+      await ctx.publishMany(events);
+      published.push(...events.map((e) => e.data.eventId));
+      await waitFor(async () => joins.length >= 3, 30_000, 'both members in the new generation');
+      // Twice a's session timeout: evicted, a would make b join once more.
+      await new Promise((r) => setTimeout(r, 12_000));
+      expect(joins).toHaveLength(3);
+      await proxy.up();
+      await waitFor(() => drained(ctx, group, sourceTopics(), schema), 60_000, 'drain after recovery');
+      expect(await distinctLogged(group, published, schema)).toBe(published.length);
+    } finally {
+      await proxy.close();
+    }
+  }, 150_000);
 
   it('rebalance churn: members join and leave while N events are produced; exactly N rows', async () => {
     const schema = 'churn';

@@ -86,6 +86,9 @@ export interface StateTable {
    * the group is of an earlier episode and is cleared (a plate stolen again
    * after its recovery is not recovered). Order-insensitive: a group older
    * than the newest start can never apply again, whatever arrives later.
+   * Associative only while every event that sets the "as of" column also sets
+   * the `with` columns (required fields): a group could otherwise mix values
+   * of two episodes, and its clearing would depend on the batching.
    */
   readonly episodes?: Readonly<Record<string, { readonly start: string; readonly with: readonly string[] }>>;
 }

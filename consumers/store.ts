@@ -184,7 +184,8 @@ const upsertSql = new Map<string, string>();
 /**
  * The newest-wins upsert of a state table: mergeRows (projection.ts) in SQL.
  * Per tracked column, the staged value wins when it has one and its "as of"
- * is at least the stored one's (an unknown stored "as of" loses); episodes
+ * is at least the stored one's (an unknown stored "as of" is the row's
+ * `last_occurred_at`); episodes
  * clear a stale group; `value_as_of` is rebuilt from the same choices.
  */
 function upsertStatement(schema: string, table: StateTable, select: string, names: string): string {
@@ -196,9 +197,12 @@ function upsertStatement(schema: string, table: StateTable, select: string, name
   const asOf = new Map<string, string>();
   tracked.forEach((c, i) => {
     const at = `[${i + 1}]`;
-    const wins = `excluded."${c}" IS NOT NULL AND (t."${c}" IS NULL OR excluded.value_as_of${at} >= COALESCE(t.value_as_of${at}, '-infinity'))`;
+    // A stored value without its "as of" (a row an older projector wrote during a rolling upgrade) is as of its
+    // row's newest event, as the migration's backfill has it: never older than it can be, so no late event wins over it.
+    const storedAsOf = `COALESCE(t.value_as_of${at}, t.last_occurred_at)`;
+    const wins = `excluded."${c}" IS NOT NULL AND (t."${c}" IS NULL OR excluded.value_as_of${at} >= ${storedAsOf})`;
     value.set(c, `CASE WHEN ${wins} THEN excluded."${c}" ELSE t."${c}" END`);
-    asOf.set(c, `CASE WHEN ${wins} THEN excluded.value_as_of${at} WHEN t."${c}" IS NULL THEN NULL ELSE t.value_as_of${at} END`);
+    asOf.set(c, `CASE WHEN ${wins} THEN excluded.value_as_of${at} WHEN t."${c}" IS NULL THEN NULL ELSE ${storedAsOf} END`);
   });
   // A group of an earlier episode (its "as of" older than the merged episode start) is cleared; see StateTable.episodes.
   for (const [groupAsOf, { start, with: columns }] of Object.entries(table.episodes ?? {})) {

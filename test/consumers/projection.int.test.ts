@@ -345,6 +345,32 @@ describe('projector: given / when / then per event type', () => {
     expect(vehicles[0]).toMatchObject({ status: 'recovered', recovery_department: (history[3]![1] as EventDataMap['mingob.vehicle.recovered']).location.departmentCode });
   });
 
+  it('a stored row without value_as_of (written by an older projector during an upgrade) is as of its newest event: a late older event does not overwrite it', async () => {
+    const schema = `legacy_${Date.now().toString(36)}`;
+    await migrate({ databaseUrl: ctx.databaseUrl, schema });
+    const claim = await claimPartition(ctx.pool, schema, 'legacy-test', 'legacy-test', 0, 'l');
+    const reported = sampleEvent('conred.incident.reported', { occurredAt: at(30), description: 'Descripción vigente.' });
+    const late = sampleEvent('conred.incident.updated', { incidentId: reported.incidentId, occurredAt: at(40), description: 'Descripción anterior.' });
+    await ctx.query(
+      `INSERT INTO "${schema}".incidents (incident_id, status, description, first_occurred_at, last_occurred_at, last_event_id) VALUES ($1, 'open', $2, $3, $3, $4)`,
+      [reported.incidentId, reported.description, reported.occurredAt, reported.eventId],
+    );
+    const client = await ctx.pool.connect();
+    try {
+      const envelope = { eventId: late.eventId, eventType: 'conred.incident.updated' as const, source: 'X', occurredAt: late.occurredAt, topic: 'legacy-test', partition: 0, offset: '0', schemaId: 1, entityKey: 'k' };
+      await writeBatch(client, schema, [{ envelope, data: late } as StoredEvent], [], { groupId: 'legacy-test', topic: 'legacy-test', partition: 0, nextOffset: '1', fence: claim.fence });
+    } finally {
+      client.release();
+    }
+    const [row] = await ctx.query(`SELECT description, department_code, value_as_of FROM "${schema}".incidents`);
+    // The late event's description is older than the row: it stays; a column the row did not have is filled.
+    expect(row).toMatchObject({ description: 'Descripción vigente.', department_code: late.location.departmentCode });
+    const asOf = (row!.value_as_of as (Date | null)[]).map((d) => d?.toISOString() ?? null);
+    expect(asOf[trackedColumns(INCIDENTS).indexOf('description')]).toBe(reported.occurredAt);
+    expect(asOf[trackedColumns(INCIDENTS).indexOf('department_code')]).toBe(late.occurredAt);
+    await ctx.query(`DROP SCHEMA "${schema}" CASCADE`);
+  });
+
   it('value_as_of names its columns in a migrated store, in trackedColumns order', async () => {
     for (const table of STATE_TABLES) {
       const [row] = await ctx.query<{ comment: string }>(

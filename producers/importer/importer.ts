@@ -111,11 +111,27 @@ export function detectEncoding(bytes: Buffer): FileEncoding {
   }
 }
 
-/** The line (1-based) of a character offset of `text`. */
-function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
-  return line;
+/** The line (1-based) of a byte offset: line feeds before it, or carriage returns in a file without line feeds. */
+function lineOfByte(bytes: Buffer, offset: number): number {
+  const head = bytes.subarray(0, Math.max(0, offset));
+  const breaks = (b: number) => head.reduce((n, x) => (x === b ? n + 1 : n), 0);
+  return 1 + (bytes.includes(0x0a) ? breaks(0x0a) : breaks(0x0d));
+}
+
+/** The offset of the first byte that does not belong to well-formed UTF-8 (-1 when there is none). */
+export function firstInvalidUtf8(b: Buffer): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    const need = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (need < 0 || i + need >= b.length + (need === 0 ? 1 : 0)) return i;
+    // The second byte's range depends on the first (no overlong forms, surrogates or code points past U+10FFFF).
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (need > 0 && (b[i + 1]! < lo || b[i + 1]! > hi)) return i;
+    for (let k = 2; k <= need; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i;
+    i += need + 1;
+  }
+  return -1;
 }
 
 /**
@@ -131,18 +147,16 @@ function decode(bytes: Buffer, encoding: FileEncoding): string {
     try {
       text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
-      const lossy = bytes.toString('utf8');
       throw new ConfigError(
-        `el archivo no es UTF-8 válido: la línea ${lineAt(lossy, lossy.indexOf('\uFFFD'))} tiene bytes que no son UTF-8; ` +
+        `el archivo no es UTF-8 válido: la línea ${lineOfByte(bytes, firstInvalidUtf8(bytes))} tiene bytes que no son UTF-8; ` +
           'si el archivo es Latin-1 (ISO-8859-1), use --encoding latin1 o --encoding auto',
       );
     }
   } else {
     text = bytes.toString('latin1');
     if (/[\u0080-\uffff]/.test(text) && detectEncoding(bytes) === 'utf-8') {
-      const utf8 = bytes.toString('utf8');
       throw new ConfigError(
-        `el archivo es UTF-8 válido con caracteres no ASCII (el primero en la línea ${lineAt(utf8, utf8.search(/[\u0080-\uffff]/))}): ` +
+        `el archivo es UTF-8 válido con caracteres no ASCII (el primero en la línea ${lineOfByte(bytes, bytes.findIndex((x) => x >= 0x80))}): ` +
           'leído como Latin-1 cambiarían (é sería Ã©); use --encoding utf-8 o --encoding auto',
       );
     }
@@ -200,21 +214,26 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const encoding = !options.encoding || options.encoding === 'auto' ? detectEncoding(bytes) : options.encoding;
   const text = decode(bytes, encoding);
   const delimiter = options.delimiter ?? mapping.delimiter ?? detectDelimiter(text);
-  let records: { record: string[]; raw: string }[];
+  let records: string[][];
   try {
     // Rows of another width than the header are parsed and then rejected one by one (below), never dropped or shifted.
-    records = parse(text, { delimiter, raw: true, relax_column_count: true, skip_empty_lines: true }) as unknown as { record: string[]; raw: string }[];
+    records = parse(text, { delimiter, relax_column_count: true, skip_empty_lines: true }) as string[][];
   } catch (err) {
     throw new ConfigError(`el archivo no es un archivo delimitado válido: ${csvProblem(err)}`);
   }
-  const header = (records.shift()?.record ?? []).map((h) => h.trim());
+  const header = (records.shift() ?? []).map((h) => h.trim());
+  // A trailing delimiter on the header line (as spreadsheets write) names no column.
+  while (header.length > 0 && header[header.length - 1] === '') header.pop();
   const missing = missingColumns(mapping, header);
   if (missing.length) {
     // The first line is named only when it is a header (some mapped column is in it): otherwise it is a data row, personal data perhaps.
-    const found = mapping.fields.some((f) => f.column !== undefined && header.includes(f.column));
+    // Only mapped column names are shown: a cell of a data row that happens to equal one is no personal data.
+    const present = [...new Set(mapping.fields.flatMap((f) => (f.column !== undefined && header.includes(f.column) ? [f.column] : [])))];
     throw new ConfigError(
       `al archivo le faltan columnas del mapeo: ${missing.join(', ')} ` +
-        (found ? `(encabezado: ${header.join(', ')})` : `(la primera línea no tiene ninguna columna del mapeo: el archivo debe empezar con la fila de encabezado)`),
+        (present.length
+          ? `(la primera línea tiene ${header.length} columnas; del mapeo están: ${present.join(', ')})`
+          : `(la primera línea no tiene ninguna columna del mapeo: el archivo debe empezar con la fila de encabezado)`),
     );
   }
   const columnIndex = new Map(header.map((h, i) => [h, i]));
@@ -230,6 +249,16 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const prior = await options.pool.query<{ done_rows: number }>(`SELECT done_rows FROM ${table} WHERE file_hash = $1 AND event_type = $2`, [fileHash, eventType]);
   const resumedFrom = Math.min(prior.rows[0]?.done_rows ?? 0, total);
 
+  /**
+   * A line of the rejects file: the row's cells under the header's columns (a
+   * short row padded with empty cells), then its number and the reasons, so
+   * `fila` and `motivos` are always the last two columns. A long row's extra
+   * cells are named in its reason.
+   */
+  function rejectLine(record: readonly string[], row: number, reasons: string): string {
+    const cells = Array.from({ length: header.length }, (_, i) => quote(record[i] ?? '', delimiter));
+    return `${cells.join(delimiter)}${delimiter}${row}${delimiter}${quote(reasons, delimiter)}\n`;
+  }
   const rejectsFile = options.rejectsFile ?? `${options.file}.rechazos.csv`;
   let rejectsStarted = resumedFrom > 0 && existsSync(rejectsFile);
   let pendingRejects: string[] = [];
@@ -310,14 +339,14 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       }
       if (stopReason) break;
       const row = i + 1;
-      const { record, raw } = records[i]!;
+      const record = records[i]!;
       // A row of another width than the header would put its values under the wrong columns: rejected whole.
       // Extra cells that are all empty (a trailing delimiter, as spreadsheets write) are no values.
-      if (record.length < header.length || record.slice(header.length).some((c) => c.trim() !== '')) {
+      const extra = record.slice(header.length).filter((c) => c.trim() !== '');
+      if (record.length < header.length || extra.length > 0) {
         progress.rejected++;
-        // A short row is padded with empty cells so that its row number and reason stay under `fila` and `motivos`.
-        const padding = delimiter.repeat(Math.max(0, header.length - record.length));
-        markDone(row, `${raw.replace(/[\r\n]+$/, '')}${padding}${delimiter}${row}${delimiter}${quote(`la fila tiene ${record.length} columnas y el encabezado ${header.length}`, delimiter)}\n`);
+        const why = `la fila tiene ${record.length} columnas y el encabezado ${header.length}${extra.length ? `; sobran: ${extra.join(' ')}` : ''}`;
+        markDone(row, rejectLine(record, row, why));
         continue;
       }
       const { data, problems } = applyMapping(mapping, columnIndex, record);
@@ -332,7 +361,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       }
       if (reasons.length) {
         progress.rejected++;
-        markDone(row, `${raw.replace(/[\r\n]+$/, '')}${delimiter}${row}${delimiter}${quote(reasons.join(' | '), delimiter)}\n`);
+        markDone(row, rejectLine(record, row, reasons.join(' | ')));
       } else {
         inFlight++;
         all.push(
@@ -344,7 +373,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
             (err: unknown) => {
               if (isBusError(err, 'BUS_ERR_VALIDATION')) {
                 progress.rejected++;
-                markDone(row, `${raw.replace(/[\r\n]+$/, '')}${delimiter}${row}${delimiter}${quote(`${err.code}: ${err.message}`, delimiter)}\n`);
+                markDone(row, rejectLine(record, row, `${err.code}: ${err.message}`));
               } else if (isBusError(err) && !err.retriable) {
                 // Not the row's fault (schema not registered, event type not owned…): every row would
                 // fail the same way, so stop and leave the row unprocessed for the re-run.
@@ -392,7 +421,7 @@ function csvProblem(err: unknown): string {
   const where = typeof e.lines === 'number' ? ` (línea ${e.lines})` : '';
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return `una comilla abierta no se cierra antes del fin del archivo${where}`;
+      return `una comilla abierta no se cierra: el archivo termina dentro de un valor entre comillas${where}`;
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'INVALID_CLOSING_QUOTE':
       return `hay texto después de una comilla de cierre${where}`;

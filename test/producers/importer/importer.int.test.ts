@@ -239,10 +239,16 @@ describe('importFile', () => {
     const rejects = readFileSync(result.rejectsFile!, 'utf8');
     expect(rejects).toContain('la fila tiene 10 columnas y el encabezado 12');
     expect(rejects).toContain('la fila tiene 13 columnas y el encabezado 12');
-    // The short row is padded: its row number stays under `fila`.
-    const short = (parse(rejects, { delimiter: ';', relax_column_count: true }) as string[][])[1]!;
-    expect(short).toHaveLength(14);
-    expect(short[12]).toBe('2');
+    // Short or long, `fila` and `motivos` are the last two of the header's columns; the extra value is named in the reason.
+    const rejected = (parse(rejects, { delimiter: ';', relax_column_count: true }) as string[][]).slice(1);
+    expect(rejected.map((l) => [l.length, l[12]])).toEqual([[14, '2'], [14, '4']]);
+    expect(rejected[1]![13]).toContain('sobran: extra');
+
+    // A header line with a trailing delimiter names no extra column: rows without one import.
+    const trailing = join(dir, 'vehiculos-encabezado-final.csv');
+    const rows = makeFile(3, 'tr', 99).text.trimEnd().split('\n');
+    writeFileSync(trailing, `${rows[0]};\n${rows.slice(1).join('\n')}\n`);
+    expect(await importFile({ ...common(), file: trailing })).toMatchObject({ read: 3, published: 3, rejected: 0 });
   });
 
   it('a file without its header row, or with a broken quote, is refused in Spanish without showing any of its content', async () => {
@@ -252,6 +258,12 @@ describe('importFile', () => {
     expect(refused).toMatchObject({ code: 'BUS_ERR_CONFIG' });
     expect((refused as Error).message).toContain('el archivo debe empezar con la fila de encabezado');
     for (const personal of ['José', 'Núñez', '1587564440904', 'P000', 'DEN-h']) expect((refused as Error).message).not.toContain(personal);
+    // A first line that has some mapped names but not all shows those names only, never its other cells.
+    const partial = join(dir, 'vehiculos-encabezado-parcial.csv');
+    writeFileSync(partial, `placa;marca;José Núñez;1587564440904\nP1;Toyota;x;y\n`);
+    const partialErr = await importFile({ ...common(), file: partial }).catch((err: Error) => err);
+    expect((partialErr as Error).message).toContain('del mapeo están: placa, marca');
+    for (const personal of ['José', 'Núñez', '1587564440904']) expect((partialErr as Error).message).not.toContain(personal);
 
     const broken = join(dir, 'vehiculos-comillas.csv');
     writeFileSync(broken, `${HEADER}\nP123ABC;Toyota;"Corolla"José Núñez;2015\n`);

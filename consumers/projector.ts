@@ -224,6 +224,7 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
     storeRetries: new Counter({ name: 'sns_projector_store_retries_total', help: 'Transactions retried because PostgreSQL was unavailable', registers: [metrics] }),
     stateWrites: new Counter({ name: 'sns_projector_state_writes_total', help: 'State-table row batches by write path: direct COPY (all entities new) or staging + upsert (counted in the transaction, before its commit)', labelNames: ['table', 'path'], registers: [metrics] }),
     fenced: new Counter({ name: 'sns_projector_fenced_total', help: 'Transactions refused because a newer member owns the partition', registers: [metrics] }),
+    valueOmitted: new Counter({ name: 'sns_projector_dead_letters_value_omitted_total', help: 'Dead letters sent without the original value (larger than the dead-letter topic takes)', registers: [metrics] }),
   };
 
   const observer: WriteObserver = { stateWrite: (table, path) => m.stateWrites.inc({ table, path }) };
@@ -327,13 +328,17 @@ export function createProjector(options: ProjectorOptions = {}): Projector {
         await produce(group.map((l) => letter(l)));
       } catch (err) {
         if (!isTooLarge(err)) throw err;
+        // A request refused on some partitions may have been written on others: the letters go again one by one
+        // (a letter can then be in the topic twice; a test checks that every one arrives, and later ones too).
         // A letter larger than the dead-letter topic takes (the original topic allows bigger messages, or the added
         // headers tipped it over) goes without its value: it still names the original's position, which keeps the value.
         for (const l of group) {
-          await produce([letter(l)]).catch(async (e: unknown) => {
+          const alone = group.length > 1 ? produce([letter(l)]) : Promise.reject(err);
+          await alone.catch(async (e: unknown) => {
             if (!isTooLarge(e)) throw e;
             log?.warn({ topic: batch.topic, partition: batch.partition, offset: l.row.offset, bytes: l.message.value?.length ?? 0 }, 'dead letter too large for the dead-letter topic; sent without its value');
             await produce([letter(l, true)]);
+            m.valueOmitted.inc();
           });
         }
       }

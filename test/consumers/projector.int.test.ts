@@ -221,6 +221,62 @@ describe('projector under faults', () => {
     }
   }, 90_000);
 
+  // A dead-letter topic that takes smaller messages than a chunk's request: the request is refused on some of its
+  // partitions and may be written on others. Every letter must still reach the topic, and letters after it too
+  // (the idempotent producer must not be left with sequences the broker refuses).
+  it('a dead-letter request refused as too large on some partitions: every letter arrives, and later ones too', async () => {
+    const schema = 'smalldlq';
+    const type = 'conred.incident.reported' as const;
+    const topic = ctx.topicOf(type);
+    const dlqTopic = ctx.prefix + DEAD_LETTER_TOPIC;
+    const setDlqMax = (value: string | null) =>
+      ctx.admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: dlqTopic, configEntries: [{ name: 'max.message.bytes', value: value ?? String(1024 * 1024 + 12) }] }] });
+    await setDlqMax(String(64 * 1024));
+    try {
+      // Twelve 30 KiB poison messages with six keys: one chunk, one request, two or more letters on some partitions.
+      const producer = createKafka({ clientId: 'test-small-dlq' }).producer();
+      await producer.connect();
+      try {
+        await producer.send({ topic, acks: -1, messages: Array.from({ length: 12 }, (_, i) => ({ key: `small-dlq-${i % 6}`, value: Buffer.alloc(30 * 1024, 0x79) })) });
+      } finally {
+        await producer.disconnect();
+      }
+      poisonMessages += 12;
+      const after = sampleEvent(type);
+      await ctx.publishRaw(topic, 'small-dlq-0', encodeWire(await ctx.schemaId(type), getContract(type).avroType.toBuffer(after)));
+      published.push(after.eventId);
+      const projector = start('small-dlq-test', { schema, topics: ['sns.conred.incidents.v1'] });
+      await projector.start();
+      try {
+        await waitFor(async () => (await ctx.query(`SELECT 1 FROM smalldlq.event_log WHERE event_id = $1`, [after.eventId])).length === 1, 60_000, 'the good event behind them');
+        expect(await ctx.query(`SELECT count(*)::int AS n FROM smalldlq.dead_letters`)).toEqual([{ n: 12 }]);
+        // A later poison message still gets through the producer.
+        await ctx.publishRaw(topic, 'small-dlq-1', Buffer.from('late poison'));
+        poisonMessages += 1;
+        await waitFor(async () => (await ctx.query(`SELECT 1 FROM smalldlq.dead_letters`)).length === 13, 30_000, 'the later dead letter');
+        const seen = new Set<string>();
+        const consumer = createKafka({ clientId: 'test-small-dlq-read' }).consumer({ groupId: `small-dlq-read-${Date.now()}` });
+        await consumer.connect();
+        await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            if (message.headers?.[DEAD_LETTER_HEADERS.topic]?.toString() === topic) seen.add(message.headers[DEAD_LETTER_HEADERS.offset]!.toString());
+          },
+        });
+        try {
+          const offsets = (await ctx.query<{ offset: string }>(`SELECT "offset"::text AS offset FROM smalldlq.dead_letters`)).map((r) => r.offset);
+          await waitFor(async () => offsets.every((o) => seen.has(o)), 30_000, 'every letter in the dead-letter topic');
+        } finally {
+          await consumer.disconnect();
+        }
+      } finally {
+        await projector.stop();
+      }
+    } finally {
+      await setDlqMax(null);
+    }
+  }, 150_000);
+
   // A consumer kafkajs will not restart left the process up with its lag frozen: the projector now says so
   // (`npm run projector` exits on it). The fault: a TypeError thrown inside eachBatch, after the DB commit.
   it('a consumer crash kafkajs does not restart from is reported through onFatal', async () => {

@@ -255,6 +255,9 @@ export interface DeadLetterRow {
   readonly message: string;
 }
 
+/** How long a write waits for a row or table lock before giving up (transiently) and being retried. */
+export const STORE_LOCK_TIMEOUT_MS = 10_000;
+
 /** What a write did. */
 export interface WriteResult {
   /** Events new to the store (not already in event_log). */
@@ -282,9 +285,12 @@ export async function writeBatch(
   deadLetters: readonly DeadLetterRow[],
   commit: OffsetCommit,
   observe?: WriteObserver,
+  lockTimeoutMs: number = STORE_LOCK_TIMEOUT_MS,
 ): Promise<WriteResult> {
   await ensureStaging(client);
-  await client.query('BEGIN');
+  // A lock held elsewhere (a hung writer of a fenced member, a long manual transaction) ends the wait with
+  // SQLSTATE 55P03, a transient error the projector retries, heartbeating, instead of waiting without bound.
+  await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
   try {
     let fresh: readonly StoredEvent[] = [];
     if (events.length > 0) {

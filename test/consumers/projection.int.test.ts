@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent, type EventDataMap, type EventType } from '../../contracts/index.ts';
 import { createProjector, INCIDENTS, STATE_TABLES, trackedColumns, type ProjectedEventType, type Projector, type StateTable, type StoredEvent } from '../../consumers/index.ts';
-import { claimPartition, writeBatch } from '../../consumers/store.ts';
+import { claimPartition, isTransientStoreError, writeBatch } from '../../consumers/store.ts';
 import { createLogger } from '../../core/index.ts';
 import { migrate } from '../../migrations/index.ts';
 import { createTestContext, waitFor, type TestContext } from './support.ts';
+import { uniqueName } from '../support/names.ts';
 
 const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
 
@@ -18,7 +19,7 @@ describe('projector: given / when / then per event type', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('test-projection');
-    projector = createProjector({ databaseUrl: ctx.databaseUrl, topicPrefix: ctx.prefix, groupId: 'projection-test', heartbeatIntervalMs: 500, logger: createLogger('test-projection') });
+    projector = createProjector({ databaseUrl: ctx.databaseUrl, topicPrefix: ctx.prefix, groupId: uniqueName('projection-test'), heartbeatIntervalMs: 500, logger: createLogger('test-projection') });
     await projector.start();
   });
 
@@ -369,6 +370,32 @@ describe('projector: given / when / then per event type', () => {
     expect(asOf[trackedColumns(INCIDENTS).indexOf('description')]).toBe(reported.occurredAt);
     expect(asOf[trackedColumns(INCIDENTS).indexOf('department_code')]).toBe(late.occurredAt);
     await ctx.query(`DROP SCHEMA "${schema}" CASCADE`);
+  });
+
+  it('a write that meets a lock held elsewhere gives up after its lock timeout with a transient error, and succeeds once the lock is gone', async () => {
+    const schema = `locked_${Date.now().toString(36)}`;
+    await migrate({ databaseUrl: ctx.databaseUrl, schema });
+    const claim = await claimPartition(ctx.pool, schema, 'lock-test', 'lock-test', 0, 'k');
+    const holder = await ctx.pool.connect();
+    const writer = await ctx.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".consumer_offsets WHERE group_id = 'lock-test' FOR UPDATE`);
+      const ev = sampleEvent('conred.incident.reported');
+      const events = [{ envelope: { eventId: ev.eventId, eventType: 'conred.incident.reported' as const, source: 'X', occurredAt: ev.occurredAt, topic: 'lock-test', partition: 0, offset: '0', schemaId: 1, entityKey: 'k' }, data: ev } as StoredEvent];
+      const commit = { groupId: 'lock-test', topic: 'lock-test', partition: 0, nextOffset: '1', fence: claim.fence };
+      const started = Date.now();
+      const err = await writeBatch(writer, schema, events, [], commit, undefined, 300).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: '55P03' });
+      expect(isTransientStoreError(err)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await holder.query('ROLLBACK');
+      expect(await writeBatch(writer, schema, events, [], commit, undefined, 300)).toMatchObject({ newEvents: 1 });
+    } finally {
+      holder.release();
+      writer.release();
+      await ctx.query(`DROP SCHEMA "${schema}" CASCADE`);
+    }
   });
 
   it('value_as_of names its columns in a migrated store, in trackedColumns order', async () => {

@@ -123,7 +123,7 @@ export function firstInvalidUtf8(b: Buffer): number {
   for (let i = 0; i < b.length; ) {
     const c = b[i]!;
     const need = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
-    if (need < 0 || i + need >= b.length + (need === 0 ? 1 : 0)) return i;
+    if (need < 0 || i + need >= b.length) return i;
     // The second byte's range depends on the first (no overlong forms, surrogates or code points past U+10FFFF).
     const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
     const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
@@ -141,7 +141,7 @@ export function firstInvalidUtf8(b: Buffer): number {
  * non-ASCII characters read as Latin-1 (é would become Ã©). Either would be
  * published, and the file's checkpoint would then skip a corrected re-run.
  */
-function decode(bytes: Buffer, encoding: FileEncoding): string {
+function decode(bytes: Buffer, encoding: FileEncoding, detected: boolean): string {
   let text: string;
   if (encoding === 'utf-8') {
     try {
@@ -154,7 +154,8 @@ function decode(bytes: Buffer, encoding: FileEncoding): string {
     }
   } else {
     text = bytes.toString('latin1');
-    if (/[\u0080-\uffff]/.test(text) && detectEncoding(bytes) === 'utf-8') {
+    // Detected as Latin-1, the bytes are already known not to be UTF-8.
+    if (!detected && /[\u0080-\uffff]/.test(text) && detectEncoding(bytes) === 'utf-8') {
       throw new ConfigError(
         `el archivo es UTF-8 válido con caracteres no ASCII (el primero en la línea ${lineOfByte(bytes, bytes.findIndex((x) => x >= 0x80))}): ` +
           'leído como Latin-1 cambiarían (é sería Ã©); use --encoding utf-8 o --encoding auto',
@@ -211,8 +212,9 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     throw new ConfigError(`no se puede leer el archivo ${options.file}`);
   }
   const fileHash = createHash('sha256').update(bytes).digest('hex');
-  const encoding = !options.encoding || options.encoding === 'auto' ? detectEncoding(bytes) : options.encoding;
-  const text = decode(bytes, encoding);
+  const detected = !options.encoding || options.encoding === 'auto';
+  const encoding: FileEncoding = !options.encoding || options.encoding === 'auto' ? detectEncoding(bytes) : options.encoding;
+  const text = decode(bytes, encoding, detected);
   const delimiter = options.delimiter ?? mapping.delimiter ?? detectDelimiter(text);
   let records: string[][];
   try {
